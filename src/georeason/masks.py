@@ -68,7 +68,8 @@ def mask_to_polygons(
     boundary pixel centres; it is grown by half a pixel (mitre joins) so that axis-aligned outlines
     fall exactly on pixel edges and a polygon's area matches its pixel count; thin parts (one or
     two pixels wide) are handled the same way. Polygons are then simplified with Douglas-Peucker at
-    ``simplify_tolerance_px`` (topology preserving), repaired with ``make_valid`` if needed, and
+    ``simplify_tolerance_px`` (topology preserving; skipped for a part that would lose more than
+    10% of its area, e.g. one-pixel-wide lines), repaired with ``make_valid`` if needed, and
     those smaller than ``min_area_px`` are dropped.
 
     Returns:
@@ -86,7 +87,10 @@ def mask_to_polygons(
         # Grow the centre outline by half a pixel: exact pixel edges for axis-aligned outlines.
         geom = core.buffer(0.5, cap_style="square", join_style="mitre")
         if simplify_tolerance_px > 0:
-            geom = geom.simplify(simplify_tolerance_px, preserve_topology=True)
+            simple = geom.simplify(simplify_tolerance_px, preserve_topology=True)
+            # Keep the exact outline where simplification would eat a thin or tiny part.
+            if not simple.is_empty and simple.area >= 0.9 * geom.area:
+                geom = simple
         if not geom.is_valid:
             geom = make_valid(geom)
         parts = list(geom.geoms) if hasattr(geom, "geoms") else [geom]

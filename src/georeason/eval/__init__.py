@@ -1,0 +1,1 @@
+"""georeason.eval."""
