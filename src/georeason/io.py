@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from georeason.errors import GeoreasonError
+
 DEFAULT_MAX_READ_PIXELS = 400_000_000
 STRETCH_PERCENTILES = (2.0, 98.0)
 _TIFF_SUFFIXES = {".tif", ".tiff", ".gtif", ".geotiff"}
 
 
-class ImageReadError(ValueError):
+class ImageReadError(GeoreasonError, ValueError):
     """An image file is missing, empty, corrupt, or in a form georeason cannot use."""
 
 
@@ -204,19 +206,6 @@ def read_image(
     data8, stretch = to_uint8(data, nodata)
     rgb = np.ascontiguousarray(select_rgb(data8, bands))
     return RasterImage(rgb, str(p), transform, crs, source_dtype, source_bands, stretch)
-
-
-def pixel_to_map(points_xy_px: np.ndarray, transform: Any) -> np.ndarray:
-    """Map ``(N, 2)`` pixel coordinates (x=col, y=row, corner convention) to map coordinates.
-
-    Uses the affine transform of the raster (``x_map, y_map = transform * (x, y)``), as
-    ``rasterio.transform.xy(..., offset="ul")`` does. Returns ``(N, 2)`` float64.
-    """
-    pts = np.asarray(points_xy_px, dtype=np.float64).reshape(-1, 2)
-    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
-    x = a * pts[:, 0] + b * pts[:, 1] + c
-    y = d * pts[:, 0] + e * pts[:, 1] + f
-    return np.stack([x, y], axis=1)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

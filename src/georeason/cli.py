@@ -1,0 +1,65 @@
+"""The ``georeason`` command: one entry point, one subcommand per job.
+
+Errors meant for the user (:class:`georeason.errors.GeoreasonError`, unreadable images, bad
+arguments) are printed as one line ``georeason: error: ...`` with exit code 2 and no traceback.
+Set ``GEOREASON_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from georeason import __version__
+from georeason.errors import GeoreasonError
+
+#: Subcommand modules under ``georeason.commands``, in ``--help`` order.
+COMMAND_MODULES: tuple[str, ...] = (
+    "locate",
+    "demo",
+    "make_tiny",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own code)
+        self.exit(2, f"georeason: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="georeason", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"georeason {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"georeason.commands.{name}")
+        except ModuleNotFoundError as exc:  # an optional extra is not installed
+            if exc.name and exc.name.startswith("georeason"):
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("georeason: interrupted", file=sys.stderr)
+        return 130
+    except (GeoreasonError, FileNotFoundError) as exc:
+        if os.environ.get("GEOREASON_DEBUG"):
+            raise
+        msg = " ".join(str(exc).split())
+        print(f"georeason: error: {msg}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""``georeason locate``: one image and query -> boxes, masks, contours, GeoJSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from georeason.errors import UserInputError
+
+SEGMENTERS = ("default", "sam2", "box")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "locate",
+        help="answer a query on an image with boxes, masks, contours and GeoJSON",
+        description="Run the workflow locate -> segment -> contour on one image. Boxes come from "
+        "a policy model (--model) or are given (--boxes). Writes result.json, overlay.png and "
+        "result.geojson into --out.",
+    )
+    p.add_argument("image", help="PNG, JPEG, TIFF or GeoTIFF")
+    p.add_argument("query", help="natural-language query")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="Qwen2.5-VL / Qwen3-VL checkpoint: hub id or local folder")
+    src.add_argument("--boxes", help="JSON boxes in original pixels: '[[x1,y1,x2,y2], ...]'")
+    p.add_argument("--adapter", help="LoRA adapter folder (peft) to apply to --model")
+    p.add_argument("--segmenter", choices=SEGMENTERS, default="default")
+    p.add_argument("--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--max-pixels", type=int, default=802_816,
+                   help="pixel budget of the model input (default 802,816 as in both papers)")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
+    p.set_defaults(func=run)
+
+
+def parse_boxes_arg(text: str) -> list[list[float]]:
+    """Parse ``--boxes``: a JSON box ``[x1,y1,x2,y2]`` or list of boxes, in original pixels.
+
+    Raises:
+        UserInputError: if the text is not JSON or not a list of 4-number boxes.
+    """
+    hint = "--boxes must be JSON like '[[x1,y1,x2,y2], ...]' in original-image pixels"
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise UserInputError(f"{hint}; got {text!r} ({exc})") from None
+    if isinstance(obj, list) and len(obj) == 4 and all(isinstance(v, (int, float)) for v in obj):
+        obj = [obj]
+    if not isinstance(obj, list) or not all(
+        isinstance(b, list) and len(b) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+        for b in obj
+    ):
+        raise UserInputError(f"{hint}; got {text!r}")
+    return [[float(v) for v in b] for b in obj]
+
+
+def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        bands = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise UserInputError(f"--bands must be comma-separated band numbers, got {text!r}") from None
+    if len(bands) not in (1, 3):
+        raise UserInputError(f"--bands needs 1 or 3 band numbers, got {text!r}")
+    return bands
+
+
+def run(args: argparse.Namespace) -> int:
+    from georeason.io import read_image
+
+    boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
+    image = read_image(args.image, bands=parse_bands_arg(args.bands))
+
+    from georeason.models.segmenters import build_segmenter
+    from georeason.workflow import locate, write_outputs
+
+    segmenter = build_segmenter(args.segmenter, sam_checkpoint=args.sam_checkpoint)
+    policy = None
+    if args.model is not None:
+        from georeason.models.policy import Policy
+
+        policy = Policy.from_pretrained(args.model, adapter=args.adapter,
+                                        max_pixels=args.max_pixels)
+    try:
+        result = locate(image, args.query, segmenter, policy=policy, boxes_xyxy_px=boxes,
+                        max_new_tokens=args.max_new_tokens)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    paths = write_outputs(result, image, args.out)
+    if result.weights == "random":
+        print("NOTE: the model has RANDOM weights (a test model): its boxes are not a real "
+              "prediction.", file=sys.stderr)
+    print(f"{len(result.boxes_xyxy_px)} box(es), parse status {result.parse_status}; "
+          f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0

@@ -1,0 +1,102 @@
+"""Every prompt template of georeason, in one place.
+
+* Policy (locator) prompt — RemoteReasoner (2025) inference format: reasoning inside
+  ``<think>...</think>``, then the boxes inside ``<answer>...</answer>`` as integer
+  ``[x1,y1,x2,y2]`` (one box), ``[[x1,y1,x2,y2], ...]`` (several) or ``[]`` (no target).
+  The coordinate frame named in the prompt is the one the architecture was trained on
+  (see :mod:`georeason.geometry`): pixels of the image as given to the model for Qwen2.5-VL
+  (``"resized_px"``), 0..1000 normalised coordinates for Qwen3-VL (``"norm1000"``).
+* Verifier prompt — RemoteZero's verifier V(T(I, b), q): the context crop and the query, and a
+  yes/no question. The paper does not publish its wording; this one is ours (DESIGN §2).
+
+Chat messages use the transformers multimodal format (``{"type": "image"}`` placeholders), which
+the Qwen-VL chat templates and TRL's GRPOTrainer both understand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from georeason.geometry import MODEL_FRAMES, ModelFrame
+
+#: How each model frame is described to the model (ours; matches the frame each arch answers in).
+FRAME_DESCRIPTIONS: dict[str, str] = {
+    "resized_px": (
+        "Coordinates are integer pixels of this image: x to the right, y down, "
+        "(x1,y1) the top-left and (x2,y2) the bottom-right corner."
+    ),
+    "norm1000": (
+        "Coordinates are integers normalised to 0-1000 relative to the image width and height: "
+        "x to the right, y down, (x1,y1) the top-left and (x2,y2) the bottom-right corner."
+    ),
+}
+
+#: Policy prompt (after RemoteReasoner's inference prompt). ``{query}`` and ``{frame}`` are filled.
+POLICY_TEMPLATE = (
+    "{query}\n"
+    "Find every target in the image that the request refers to. "
+    "First think step by step inside <think> </think> tags, then give the bounding boxes inside "
+    "<answer> </answer> tags: one box as [x1,y1,x2,y2], several boxes as "
+    "[[x1,y1,x2,y2],[x1,y1,x2,y2]], and [] if there is no target. {frame}\n"
+    "Output format: <think> reasoning </think><answer>[[x1,y1,x2,y2]]</answer>"
+)
+
+#: Verifier prompt (ours; RemoteZero does not publish its wording). ``{query}`` is filled.
+VERIFIER_TEMPLATE = (
+    "Request: {query}\nDoes this image region match the request? Answer Yes or No."
+)
+
+
+def _check_frame(frame: str) -> None:
+    if frame not in MODEL_FRAMES:
+        raise ValueError(f"unknown model frame {frame!r}; expected one of {MODEL_FRAMES}")
+
+
+def policy_prompt(query: str, frame: ModelFrame = "resized_px") -> str:
+    """The user text of the policy prompt for one query.
+
+    Args:
+        query: the natural-language request (leading/trailing whitespace is stripped).
+        frame: ``"resized_px"`` (Qwen2.5-VL) or ``"norm1000"`` (Qwen3-VL): which coordinate
+            frame the prompt asks for.
+
+    Returns:
+        The prompt text (without the image placeholder).
+
+    Raises:
+        ValueError: on an unknown frame.
+
+    Examples:
+        >>> "<answer>" in policy_prompt("storage tanks", "norm1000")
+        True
+    """
+    _check_frame(frame)
+    return POLICY_TEMPLATE.format(query=str(query).strip(), frame=FRAME_DESCRIPTIONS[frame])
+
+
+def verifier_prompt(query: str) -> str:
+    """The user text of the verifier prompt (the crop goes before it as an image).
+
+    Examples:
+        >>> verifier_prompt("a tennis court").endswith("Answer Yes or No.")
+        True
+    """
+    return VERIFIER_TEMPLATE.format(query=str(query).strip())
+
+
+def _user_message_with_image(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+
+
+def policy_messages(query: str, frame: ModelFrame = "resized_px") -> list[dict[str, Any]]:
+    """Chat messages for the policy: one user turn with the image first, then the prompt.
+
+    Returns:
+        ``[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": ...}]}]``.
+    """
+    return _user_message_with_image(policy_prompt(query, frame))
+
+
+def verifier_messages(query: str) -> list[dict[str, Any]]:
+    """Chat messages for the verifier: one user turn with the crop first, then the question."""
+    return _user_message_with_image(verifier_prompt(query))

@@ -1,0 +1,172 @@
+"""Shared plumbing of the reward functions: completion text, image sizes, model-frame boxes.
+
+TRL calls a reward function as ``f(prompts=..., completions=..., completion_ids=..., **columns)``
+where every dataset column except ``prompt`` arrives as a list with one entry per completion
+(each prompt's row repeated once per generation). Conversational completions are lists of
+messages ``[{"role": "assistant", "content": "..."}]``; plain ones are strings. Both are read here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from georeason.geometry import MODEL_FRAMES, boxes_from_model_frame, sanitize_boxes
+from georeason.parsing import ParseResult
+
+
+def completion_text(completion: Any) -> str:
+    """The generated text of one completion, whatever TRL's format.
+
+    Args:
+        completion: a string, or a list of chat messages (the last ``assistant`` message is read;
+            its ``content`` may be a string or a list of ``{"type": "text", "text": ...}`` parts).
+
+    Returns:
+        The text, or ``""`` for anything unreadable. Never raises.
+
+    Examples:
+        >>> completion_text([{"role": "assistant", "content": "<answer>[]</answer>"}])
+        '<answer>[]</answer>'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if not isinstance(completion, (list, tuple)):
+        return ""
+    for message in reversed(completion):
+        if not isinstance(message, dict):
+            continue
+        if message.get("role", "assistant") != "assistant":
+            continue
+        content = message.get("content", "")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, (list, tuple)):
+            return "".join(
+                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
+        return ""
+    return ""
+
+
+def image_hw(image: Any) -> tuple[int, int]:
+    """``(height, width)`` in pixels of a PIL image, an ``(H, W[, C])`` array or an ``(h, w)`` pair.
+
+    Raises:
+        ValueError: if the size cannot be read.
+    """
+    if hasattr(image, "size") and hasattr(image, "mode"):  # PIL.Image: size is (W, H)
+        w, h = image.size
+        return int(h), int(w)
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        return int(image.shape[0]), int(image.shape[1])
+    if isinstance(image, (list, tuple)) and len(image) == 2:
+        return int(image[0]), int(image[1])
+    raise ValueError(f"cannot read an image size from {type(image).__name__}")
+
+
+def column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
+    """Dataset column ``name`` from the reward kwargs, checked to hold one entry per completion.
+
+    Raises:
+        KeyError: naming the missing column and the columns that are there.
+        ValueError: if its length differs from the number of completions.
+    """
+    if name not in kwargs or kwargs[name] is None:
+        present = sorted(k for k in kwargs if not k.startswith("_"))
+        raise KeyError(f"reward needs the dataset column {name!r}; columns given: {present}")
+    values = list(kwargs[name])
+    if len(values) != n:
+        raise ValueError(f"column {name!r} has {len(values)} entries for {n} completions")
+    return values
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """How the policy's processor resized the image, to map answer boxes back to original pixels.
+
+    Qwen2.5-VL answers in pixels of the resized model input (``"resized_px"``): the processor
+    resizes with ``smart_resize`` (sides rounded to multiples of ``factor`` = patch 14 x merge 2 =
+    28, area kept within ``[min_pixels, max_pixels]``). Qwen3-VL answers in ``"norm1000"``
+    (0..1000, independent of the resize; its factor is 16 x 2 = 32).
+
+    Attributes:
+        frame: ``"resized_px"`` or ``"norm1000"``.
+        min_pixels, max_pixels: the processor's pixel budget (pixels of the model input).
+        factor: side multiple of the resized image (patch size x spatial merge size).
+    """
+
+    frame: str = "resized_px"
+    min_pixels: int = 56 * 56
+    max_pixels: int = 802_816  # RemoteReasoner / RemoteZero: max image size 802,816 pixels
+    factor: int = 28
+
+    def __post_init__(self) -> None:
+        if self.frame not in MODEL_FRAMES:
+            raise ValueError(f"unknown model frame {self.frame!r}; expected one of {MODEL_FRAMES}")
+        if self.factor <= 0 or self.min_pixels <= 0 or self.max_pixels < self.min_pixels:
+            raise ValueError(f"invalid pixel budget in {self}")
+
+    def model_input_hw(self, original_hw: tuple[int, int]) -> tuple[int, int]:
+        """``(height, width)`` of the model input for an original image (Qwen-VL ``smart_resize``).
+
+        Same arithmetic as ``transformers.models.qwen2_vl.image_processing_qwen2_vl.smart_resize``.
+        """
+        height, width = original_hw
+        f = self.factor
+        h_bar = round(height / f) * f
+        w_bar = round(width / f) * f
+        if h_bar * w_bar > self.max_pixels:
+            beta = math.sqrt((height * width) / self.max_pixels)
+            h_bar = max(f, math.floor(height / beta / f) * f)
+            w_bar = max(f, math.floor(width / beta / f) * f)
+        elif h_bar * w_bar < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (height * width))
+            h_bar = math.ceil(height * beta / f) * f
+            w_bar = math.ceil(width * beta / f) * f
+        return int(h_bar), int(w_bar)
+
+    def to_original_px(self, boxes_model: np.ndarray, original_hw: tuple[int, int]) -> np.ndarray:
+        """Boxes ``(N, 4)`` xyxy in the model frame -> original pixels, corners fixed, clipped to
+        the image, empty ones dropped (:func:`georeason.geometry.sanitize_boxes`)."""
+        resized = self.model_input_hw(original_hw) if self.frame == "resized_px" else None
+        px = boxes_from_model_frame(boxes_model, self.frame, original_hw, resized)  # type: ignore[arg-type]
+        h, w = original_hw
+        boxes, _ = sanitize_boxes(px, w, h)
+        return boxes
+
+
+def predicted_boxes_px(
+    parsed: ParseResult, original_hw: tuple[int, int], spec: FrameSpec
+) -> np.ndarray:
+    """The answer's boxes in original pixels: ``(K, 4)`` float64 xyxy inside the image.
+
+    Boxes that lie entirely outside the image, or shrink to nothing when clipped, are dropped, as
+    the inference workflow drops them, so that the reward scores what a user would be shown.
+    """
+    if not parsed.boxes:
+        return np.zeros((0, 4), dtype=np.float64)
+    return spec.to_original_px(np.asarray(parsed.boxes, dtype=np.float64), original_hw)
+
+
+def log_metric(kwargs: dict[str, Any], name: str, value: float) -> None:
+    """Send a scalar to TRL's per-step metrics when the trainer provides ``log_metric``."""
+    fn = kwargs.get("log_metric")
+    if callable(fn) and math.isfinite(value):
+        fn(name, float(value))
+
+
+def as_gt_boxes(value: Sequence[Sequence[float]] | np.ndarray | None) -> np.ndarray:
+    """Ground-truth boxes of one sample as ``(J, 4)`` float64 (``None`` or ``[]`` gives J = 0)."""
+    if value is None:
+        return np.zeros((0, 4), dtype=np.float64)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    return arr.reshape(-1, 4)

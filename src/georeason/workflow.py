@@ -1,0 +1,172 @@
+"""The inference workflow: locate (policy) -> segment (box prompts) -> contour -> outputs.
+
+RemoteReasoner (2025), inference: one MLLM pass gives boxes; each box (with its centre as a
+positive point) prompts SAM2 for one mask; the mask's external boundary is the contour. Here the
+segmenter is pluggable (``sam2``, the weights-free ``default``, or ``box``) and the boxes can come
+from a policy or from the user.
+
+Outputs (:func:`write_outputs`): ``result.json``, ``overlay.png`` and ``result.geojson``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+from shapely.geometry import Polygon, mapping
+
+from georeason.geojson import build_feature_collection
+from georeason.geometry import as_boxes_xyxy, sanitize_boxes, validate_boxes_xyxy
+from georeason.io import RasterImage, write_json
+from georeason.masks import DEFAULT_SIMPLIFY_TOLERANCE_PX, encode_rle, mask_to_polygons
+from georeason.render import render_overlay
+
+if TYPE_CHECKING:
+    from georeason.models.policy import Policy
+    from georeason.models.segmenters import Segmenter
+
+
+@dataclass
+class WorkflowResult:
+    """Everything the workflow produced for one (image, query).
+
+    Attributes:
+        boxes_xyxy_px: ``(N, 4)`` float64 boxes in original-image pixels.
+        masks: N ``(H, W)`` bool masks, one per box.
+        polygons_px: N lists of shapely polygons (pixel coordinates), one list per mask.
+        weights: ``"random"`` for random-weight models (never a real prediction),
+            ``"pretrained"``, or None when the boxes were given by the user.
+        parse_status: the parser's status (``"given"`` when boxes were given).
+    """
+
+    image: str
+    query: str
+    model: str | None
+    weights: str | None
+    reasoning: str
+    parse_status: str
+    boxes_xyxy_px: np.ndarray
+    masks: list[np.ndarray]
+    polygons_px: list[list[Polygon]]
+    segmenter: str
+    crs: str | None
+    raw_text: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``result.json`` document (masks as COCO RLE, contours as pixel rings)."""
+        return {
+            "image": self.image,
+            "query": self.query,
+            "model": self.model,
+            "weights": self.weights,
+            "reasoning": self.reasoning,
+            "raw_text": self.raw_text,
+            "parse_status": self.parse_status,
+            "boxes_xyxy_px": [[round(float(v), 3) for v in b] for b in self.boxes_xyxy_px],
+            "segmenter": self.segmenter,
+            "masks": [encode_rle(m) for m in self.masks],
+            "contours_px": [[mapping(p)["coordinates"] for p in polys]
+                            for polys in self.polygons_px],
+            "crs": self.crs,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+
+def segment_and_contour(
+    image: RasterImage,
+    boxes_xyxy_px: np.ndarray,
+    segmenter: Segmenter,
+    simplify_tolerance_px: float = DEFAULT_SIMPLIFY_TOLERANCE_PX,
+) -> tuple[list[np.ndarray], list[list[Polygon]], dict[str, float]]:
+    """Masks for the boxes and their external contours. Returns ``(masks, polygons, timings)``."""
+    t0 = time.perf_counter()
+    masks = segmenter.segment(image.rgb, boxes_xyxy_px) if len(boxes_xyxy_px) else []
+    t1 = time.perf_counter()
+    polygons = [mask_to_polygons(m, simplify_tolerance_px) for m in masks]
+    t2 = time.perf_counter()
+    return masks, polygons, {"segment": t1 - t0, "contour": t2 - t1}
+
+
+def locate(
+    image: RasterImage,
+    query: str,
+    segmenter: Segmenter,
+    policy: Policy | None = None,
+    boxes_xyxy_px: np.ndarray | None = None,
+    max_new_tokens: int = 512,
+    simplify_tolerance_px: float = DEFAULT_SIMPLIFY_TOLERANCE_PX,
+) -> WorkflowResult:
+    """Run the workflow on one image: boxes (from the policy or given) -> masks -> contours.
+
+    Args:
+        image: the image (see :func:`georeason.io.read_image`).
+        query: the natural-language query.
+        segmenter: box-prompted segmenter (:func:`georeason.models.segmenters.build_segmenter`).
+        policy: a loaded policy; exactly one of ``policy`` and ``boxes_xyxy_px`` is needed.
+        boxes_xyxy_px: ``(N, 4)`` boxes in original pixels given by the user.
+        max_new_tokens: generation budget of the policy.
+        simplify_tolerance_px: contour simplification tolerance (pixels).
+
+    Raises:
+        ValueError: if both or neither of ``policy`` and ``boxes_xyxy_px`` are given, or given
+            boxes are invalid or outside the image.
+    """
+    if (policy is None) == (boxes_xyxy_px is None):
+        raise ValueError("give exactly one of policy or boxes_xyxy_px")
+    timings: dict[str, float] = {}
+    if policy is not None:
+        t0 = time.perf_counter()
+        loc = policy.locate([image], [query], max_new_tokens=max_new_tokens)[0]
+        timings["locate"] = time.perf_counter() - t0
+        boxes = loc.boxes_xyxy_px
+        reasoning, status, raw = loc.parse.reasoning, loc.parse.status, loc.text
+        model, weights = policy.model_name, policy.weights
+    else:
+        boxes = validate_boxes_xyxy(boxes_xyxy_px, image.width, image.height)
+        boxes, _ = sanitize_boxes(boxes, image.width, image.height)
+        reasoning, status, raw, model, weights = "", "given", None, None, None
+    boxes = as_boxes_xyxy(boxes)
+    masks, polygons, t_seg = segment_and_contour(image, boxes, segmenter, simplify_tolerance_px)
+    timings.update(t_seg)
+    return WorkflowResult(
+        image=image.path, query=query, model=model, weights=weights, reasoning=reasoning,
+        parse_status=status, boxes_xyxy_px=boxes, masks=masks, polygons_px=polygons,
+        segmenter=getattr(segmenter, "name", type(segmenter).__name__), crs=image.crs,
+        raw_text=raw, timings_s=timings,
+    )
+
+
+def write_outputs(
+    result: WorkflowResult,
+    image: RasterImage,
+    out_dir: str | Path,
+    gt_boxes_xyxy_px: np.ndarray | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``result.json``, ``overlay.png`` and ``result.geojson`` into ``out_dir``.
+
+    ``result.geojson`` is in the image's CRS for a georeferenced image, else in pixel coordinates
+    (see :mod:`georeason.geojson`). Returns the paths written, by name.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = result.to_json()
+    if extra:
+        doc.update(extra)
+    paths = {"result.json": out / "result.json", "overlay.png": out / "overlay.png",
+             "result.geojson": out / "result.geojson"}
+    write_json(paths["result.json"], doc)
+    overlay = render_overlay(image.rgb, result.boxes_xyxy_px, result.masks, result.polygons_px,
+                             gt_boxes_xyxy_px)
+    Image.fromarray(overlay).save(paths["overlay.png"])
+    fc = build_feature_collection(
+        result.boxes_xyxy_px, result.polygons_px, image.transform, image.crs,
+        {"query": result.query, "model": result.model, "weights": result.weights},
+    )
+    write_json(paths["result.geojson"], fc)
+    return paths
