@@ -150,23 +150,27 @@ def _read_rasterio(path: Path, max_read_pixels: int) -> tuple[np.ndarray, Any, A
 
 
 def _read_pil(path: Path, max_read_pixels: int) -> np.ndarray:
-    Image.MAX_IMAGE_PIXELS = max_read_pixels
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, before decoding
     try:
         with Image.open(path) as im:
+            if im.width * im.height > max_read_pixels:
+                raise ImageReadError(
+                    f"{path}: {im.width}x{im.height} pixels exceeds max_read_pixels="
+                    f"{max_read_pixels}; tile the scene or raise the limit"
+                )
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(im)[None]
-            else:
-                arr = np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
-                arr = np.moveaxis(arr, -1, 0)
-            return arr
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(
-            f"{path}: larger than max_read_pixels={max_read_pixels}; tile the scene or raise it"
-        ) from exc
+                return np.asarray(im)[None]
+            arr = np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
+            return np.moveaxis(arr, -1, 0)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, ImageReadError):
+            raise
         raise ImageReadError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") \
             from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
 
 
 def read_image(

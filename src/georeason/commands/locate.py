@@ -74,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
+    if boxes is not None:
+        from georeason.geometry import validate_boxes_xyxy
+
+        try:
+            validate_boxes_xyxy(boxes, image.width, image.height)
+        except ValueError as exc:
+            raise UserInputError(f"--boxes: {exc}") from None
 
     from georeason.models.segmenters import build_segmenter
     from georeason.workflow import locate, write_outputs
@@ -85,11 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
         policy = Policy.from_pretrained(args.model, adapter=args.adapter,
                                         max_pixels=args.max_pixels)
-    try:
-        result = locate(image, args.query, segmenter, policy=policy, boxes_xyxy_px=boxes,
-                        max_new_tokens=args.max_new_tokens)
-    except ValueError as exc:
-        raise UserInputError(str(exc)) from None
+    result = locate(image, args.query, segmenter, policy=policy, boxes_xyxy_px=boxes,
+                    max_new_tokens=args.max_new_tokens)
     paths = write_outputs(result, image, args.out)
     if result.weights == "random":
         print("NOTE: the model has RANDOM weights (a test model): its boxes are not a real "

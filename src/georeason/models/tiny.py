@@ -160,11 +160,13 @@ def build_tokenizer():  # -> transformers.Qwen2Tokenizer
     )
     bpe.train_from_iterator(_corpus(), trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in state["merges"]]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
     tok = Qwen2Tokenizer(vocab=state["vocab"], merges=merges)
     tok.add_special_tokens(
         {"additional_special_tokens": [AddedToken(t, special=True) for t in QWEN_SPECIAL_TOKENS]}
     )
+    tok.eos_token = "<|im_end|>"  # as in the Instruct checkpoints: a turn ends generation
+    tok.pad_token = "<|endoftext|>"
     tok.chat_template = QWEN_VL_CHAT_TEMPLATE
     for word in SINGLE_TOKEN_WORDS:
         ids = tok.encode(word, add_special_tokens=False)

@@ -49,7 +49,9 @@ def completion_text(completion: Any) -> str:
             return content
         if isinstance(content, (list, tuple)):
             return "".join(
-                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
             )
         return ""
     return ""
@@ -116,7 +118,8 @@ class FrameSpec:
     def model_input_hw(self, original_hw: tuple[int, int]) -> tuple[int, int]:
         """``(height, width)`` of the model input for an original image (Qwen-VL ``smart_resize``).
 
-        Same arithmetic as ``transformers.models.qwen2_vl.image_processing_qwen2_vl.smart_resize``.
+        Same arithmetic as ``smart_resize`` in
+        ``transformers.models.qwen2_vl.image_processing_pil_qwen2_vl``.
         """
         height, width = original_hw
         f = self.factor

@@ -1,0 +1,81 @@
+"""Count reward (RemoteReasoner, 2025, eq. 5: ``R_count``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from georeason.parsing import parse_completion
+from georeason.rewards._common import (
+    FrameSpec,
+    as_gt_boxes,
+    column,
+    completion_text,
+    image_hw,
+    predicted_boxes_px,
+)
+
+
+def count_score(num_pred: int, num_gt: int) -> float:
+    """RemoteReasoner eq. 5 for ``K`` predicted and ``J`` ground-truth boxes.
+
+    ``1`` if ``J = 0`` and ``K = 0``; ``0`` if ``J = 0`` and ``K > 0``; ``exp(-2 |K - J| / J)``
+    if ``J > 0``.
+
+    Raises:
+        ValueError: on a negative count.
+
+    Examples:
+        >>> count_score(0, 0), count_score(2, 0), count_score(2, 2)
+        (1.0, 0.0, 1.0)
+        >>> round(count_score(1, 2), 6)  # exp(-1)
+        0.367879
+    """
+    if num_pred < 0 or num_gt < 0:
+        raise ValueError(f"counts must be >= 0, got K={num_pred}, J={num_gt}")
+    if num_gt == 0:
+        return 1.0 if num_pred == 0 else 0.0
+    return math.exp(-2.0 * abs(num_pred - num_gt) / num_gt)
+
+
+class CountReward:
+    """TRL reward: :func:`count_score` of the answer's box count against the ground truth.
+
+    ``K`` counts the boxes that survive conversion to original pixels (boxes entirely outside the
+    image or empty after clipping are dropped, as at inference). An unreadable answer (no box list
+    at all, :attr:`georeason.parsing.ParseResult.parsed` false) scores 0 even when ``J = 0``: only
+    an explicit ``[]`` claims "no target" (ours; the paper does not discuss unreadable output).
+
+    Dataset columns used: ``boxes_xyxy_px`` (``(J, 4)`` original pixels per sample) and ``image``
+    (PIL image) or ``image_hw`` (``(height, width)``) for the frame conversion.
+
+    Args:
+        frame: how the policy's answers are framed (see :class:`FrameSpec`).
+    """
+
+    __name__ = "count_reward"
+
+    def __init__(self, frame: FrameSpec | None = None) -> None:
+        self.frame = frame or FrameSpec()
+
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
+    ) -> list[float | None]:
+        n = len(completions)
+        gts = column(kwargs, "boxes_xyxy_px", n)
+        sizes = kwargs.get("image_hw") or column(kwargs, "image", n)
+        out: list[float | None] = []
+        for completion, gt, size in zip(completions, gts, sizes, strict=True):
+            parsed = parse_completion(completion_text(completion))
+            if not parsed.parsed:
+                out.append(0.0)
+                continue
+            pred = predicted_boxes_px(parsed, image_hw(size), self.frame)
+            out.append(count_score(len(pred), len(as_gt_boxes(gt))))
+        return out
+
+
+def make_count_reward(frame: FrameSpec | None = None) -> CountReward:
+    """A picklable :class:`CountReward` for the given model frame."""
+    return CountReward(frame)
