@@ -28,8 +28,19 @@ def _bad_inputs(tmp_path, samples_dir):
     }
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "missing", "not_json_boxes",
-                                  "wrong_arity", "inverted", "outside"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty",
+        "text",
+        "truncated",
+        "missing",
+        "not_json_boxes",
+        "wrong_arity",
+        "inverted",
+        "outside",
+    ],
+)
 def test_bad_input_exit_2_one_line(case, tmp_path, samples_dir, capsys):
     argv = ["locate", *_bad_inputs(tmp_path, samples_dir)[case], "--out", str(tmp_path / "o")]
     assert main(argv) == 2
@@ -40,9 +51,20 @@ def test_bad_input_exit_2_one_line(case, tmp_path, samples_dir, capsys):
 
 def test_console_script_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "georeason.cli", "locate", str(tmp_path / "missing.tif"), "q",
-         "--boxes", "[[0,0,1,1]]", "--out", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "georeason.cli",
+            "locate",
+            str(tmp_path / "missing.tif"),
+            "q",
+            "--boxes",
+            "[[0,0,1,1]]",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no such file" in proc.stderr
@@ -63,10 +85,19 @@ def test_parse_boxes_arg_forms():
 
 def test_locate_from_boxes_on_real_geotiff(tmp_path, samples_dir, capsys):
     out = tmp_path / "res"
-    rc = main(["locate", str(samples_dir / "images/spacenet_atlanta_pan.tif"),
-               "Which structures do people live in?", "--boxes",
-               "[[100, 100, 180, 170], [300, 400, 350, 460]]", "--segmenter", "box",
-               "--out", str(out)])
+    rc = main(
+        [
+            "locate",
+            str(samples_dir / "images/spacenet_atlanta_pan.tif"),
+            "Which structures do people live in?",
+            "--boxes",
+            "[[100, 100, 180, 170], [300, 400, 350, 460]]",
+            "--segmenter",
+            "box",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     res = json.loads((out / "result.json").read_text())
     assert res["boxes_xyxy_px"] == [[100, 100, 180, 170], [300, 400, 350, 460]]

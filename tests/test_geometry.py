@@ -38,7 +38,7 @@ def test_iou_matches_bruteforce_raster():
 
     def raster(box):
         m = np.zeros((50, 50), bool)
-        m[box[1]:box[3], box[0]:box[2]] = True
+        m[box[1] : box[3], box[0] : box[2]] = True
         return m
 
     iou = box_iou_matrix(a, b)
@@ -52,7 +52,7 @@ def test_iou_matches_bruteforce_raster():
 def test_hungarian_prefers_global_optimum():
     iou = np.array([[0.9, 0.8], [0.85, 0.0]])
     rows, cols = hungarian_match(iou)
-    assert sorted(zip(rows.tolist(), cols.tolist())) == [(0, 1), (1, 0)]
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 1), (1, 0)]
 
 
 def test_matched_mean_iou_divides_by_gt_count():

@@ -43,8 +43,9 @@ def test_stretch_exact_values():
 def _write_tif(path, data, georef=True):
     c, h, w = data.shape
     kw = dict(crs="EPSG:32633", transform=from_origin(500000, 4000000, 2.0, 2.0)) if georef else {}
-    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c,
-                       dtype=data.dtype, **kw) as ds:
+    with rasterio.open(
+        path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype, **kw
+    ) as ds:
         ds.write(data)
 
 

@@ -20,7 +20,9 @@ def test_strict_format_several_and_none():
 
 
 def test_qwen_json_bbox_2d():
-    text = '<think>t</think><answer>```json\n[{"bbox_2d": [1, 2, 3, 4], "label": "car"}]\n```</answer>'
+    text = (
+        '<think>t</think><answer>```json\n[{"bbox_2d": [1, 2, 3, 4], "label": "car"}]\n```</answer>'
+    )
     r = parse_completion(text)
     assert r.boxes == [[1, 2, 3, 4]]
     r = parse_completion('[{"bbox_2d": [1, 2, 3, 4]}, {"bbox_2d": [5, 6, 7, 8]}]')
@@ -48,7 +50,9 @@ def test_garbage_and_non_text():
 
 
 def test_nan_and_degenerate_dropped():
-    r = parse_completion('<think>a</think><answer>[[NaN, 1, 2, 3], [1, 1, 1, 5], [0,0,2,2]]</answer>')
+    r = parse_completion(
+        "<think>a</think><answer>[[NaN, 1, 2, 3], [1, 1, 1, 5], [0,0,2,2]]</answer>"
+    )
     assert r.boxes == [[0, 0, 2, 2]]
     assert "degenerate_box" in r.issues
 
@@ -74,7 +78,7 @@ def test_fuzz_never_raises_any_text(text):
         assert b[0] < b[2] and b[1] < b[3]
 
 
-_num = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True))
+_num = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True))
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,6 +21,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "locate",
     "demo",
     "make_tiny",
+    "train",
+    "serve_verifier",
+    "eval",
+    "convert",
 )
 
 

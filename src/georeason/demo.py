@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from georeason.data import SAMPLES_DIR, sample_records
 from georeason.io import RasterImage, read_image, write_json
-from georeason.masks import box_to_mask, mask_iou, union_of_masks
+from georeason.masks import mask_iou, union_of_masks
 from georeason.workflow import locate, write_outputs
 
 
@@ -87,11 +87,18 @@ def run_demo(
         res = locate(image, rec["query"], segmenter, policy=policy, max_new_tokens=max_new_tokens)
         write_outputs(res, image, rec_dir / "model", gt_boxes)
         row: dict[str, Any] = {
-            "id": rec["id"], "image": rec["image"], "query": rec["query"],
-            "size_hw": [image.height, image.width], "crs": image.crs,
-            "model": res.model, "weights": res.weights, "parse_status": res.parse_status,
-            "model_boxes": len(res.boxes_xyxy_px), "model_dir": f"{rec['id']}/model",
-            "gt_boxes": len(gt_boxes), "seconds_model": round(time.perf_counter() - t0, 3),
+            "id": rec["id"],
+            "image": rec["image"],
+            "query": rec["query"],
+            "size_hw": [image.height, image.width],
+            "crs": image.crs,
+            "model": res.model,
+            "weights": res.weights,
+            "parse_status": res.parse_status,
+            "model_boxes": len(res.boxes_xyxy_px),
+            "model_dir": f"{rec['id']}/model",
+            "gt_boxes": len(gt_boxes),
+            "seconds_model": round(time.perf_counter() - t0, 3),
         }
         if len(gt_boxes):
             gt_res = locate(image, rec["query"], segmenter, boxes_xyxy_px=gt_boxes)
@@ -100,15 +107,20 @@ def run_demo(
             gt_mask = _gt_mask(rec)
             if gt_mask is not None:
                 pred = union_of_masks(gt_res.masks, image.height, image.width)
-                filled = union_of_masks(box_segmenter.segment(image.rgb, gt_boxes),
-                                        image.height, image.width)
+                filled = union_of_masks(
+                    box_segmenter.segment(image.rgb, gt_boxes), image.height, image.width
+                )
                 row["mask_iou_from_gt_boxes"] = {
                     segmenter_name: round(mask_iou(pred, gt_mask), 4),
                     "box": round(mask_iou(filled, gt_mask), 4),
                 }
         rows.append(row)
-    summary = {"model": policy.model_name, "weights": policy.weights,
-               "segmenter": segmenter_name, "results": rows}
+    summary = {
+        "model": policy.model_name,
+        "weights": policy.weights,
+        "segmenter": segmenter_name,
+        "results": rows,
+    }
     write_json(out / "summary.json", summary)
     (out / "index.html").write_text(_html(summary), encoding="utf-8")
     return summary
@@ -119,22 +131,27 @@ def _html(summary: dict[str, Any]) -> str:
         "<p class=warn><b>The policy has random weights</b> (a tiny test model built offline): its "
         "boxes are noise, shown only to prove the pipeline runs end to end. The right-hand "
         "column uses the datasets' ground-truth boxes as prompts.</p>"
-        if summary["weights"] == "random" else ""
+        if summary["weights"] == "random"
+        else ""
     )
     cards = []
     for r in summary["results"]:
         e = html.escape
         iou = r.get("mask_iou_from_gt_boxes")
-        iou_txt = (" · ".join(f"{k}: {v:.3f}" for k, v in iou.items()) if iou else "n/a")
-        gt_img = (f'<figure><img src="{e(r["gt_dir"])}/overlay.png"><figcaption>'
-                  f'from {r["gt_boxes"]} ground-truth box(es); mask IoU vs ground truth: '
-                  f'{e(iou_txt)}</figcaption></figure>' if r.get("gt_dir") else "")
+        iou_txt = " · ".join(f"{k}: {v:.3f}" for k, v in iou.items()) if iou else "n/a"
+        gt_img = (
+            f'<figure><img src="{e(r["gt_dir"])}/overlay.png"><figcaption>'
+            f"from {r['gt_boxes']} ground-truth box(es); mask IoU vs ground truth: "
+            f"{e(iou_txt)}</figcaption></figure>"
+            if r.get("gt_dir")
+            else ""
+        )
         cards.append(
-            f'<section><h2>{e(r["id"])}</h2><p class=q>“{e(r["query"])}”</p>'
-            f'<p>{r["size_hw"][1]}×{r["size_hw"][0]} px · CRS {e(str(r["crs"]))}</p>'
+            f"<section><h2>{e(r['id'])}</h2><p class=q>“{e(r['query'])}”</p>"
+            f"<p>{r['size_hw'][1]}×{r['size_hw'][0]} px · CRS {e(str(r['crs']))}</p>"
             f'<div class=row><figure><img src="{e(r["model_dir"])}/overlay.png"><figcaption>'
-            f'policy ({e(str(r["weights"]))} weights): {r["model_boxes"]} box(es), parse '
-            f'status {e(r["parse_status"])}</figcaption></figure>{gt_img}</div></section>'
+            f"policy ({e(str(r['weights']))} weights): {r['model_boxes']} box(es), parse "
+            f"status {e(r['parse_status'])}</figcaption></figure>{gt_img}</div></section>"
         )
     return (
         "<!doctype html><meta charset=utf-8><title>georeason demo</title><style>"

@@ -56,25 +56,39 @@ def build_feature_collection(
 
     features = []
     for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes_xyxy_px, dtype=float).reshape(-1, 4)):
-        features.append({
-            "type": "Feature",
-            "geometry": geo(box(x1, y1, x2, y2)),
-            "properties": {"kind": "box", "box_index": i,
-                           "bbox_xyxy_px": [float(x1), float(y1), float(x2), float(y2)]},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geo(box(x1, y1, x2, y2)),
+                "properties": {
+                    "kind": "box",
+                    "box_index": i,
+                    "bbox_xyxy_px": [float(x1), float(y1), float(x2), float(y2)],
+                },
+            }
+        )
     for i, polys in enumerate(polygons_px):
         for j, poly in enumerate(polys):
-            features.append({
-                "type": "Feature",
-                "geometry": geo(poly),
-                "properties": {"kind": "contour", "box_index": i, "part": j,
-                               "area_px": float(poly.area)},
-            })
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": geo(poly),
+                    "properties": {
+                        "kind": "contour",
+                        "box_index": i,
+                        "part": j,
+                        "area_px": float(poly.area),
+                    },
+                }
+            )
     fc: dict = {"type": "FeatureCollection"}
     if georef:
         fc["crs"] = {"type": "name", "properties": {"name": _crs_urn(crs)}}
-    fc["properties"] = {"frame": "map" if georef else "pixel (x right, y down)",
-                        "crs": crs if georef else None, **(properties or {})}
+    fc["properties"] = {
+        "frame": "map" if georef else "pixel (x right, y down)",
+        "crs": crs if georef else None,
+        **(properties or {}),
+    }
     fc["features"] = features
     return fc
 

@@ -3,8 +3,8 @@
 Conventions (used everywhere in georeason):
 
 * A box is ``[x1, y1, x2, y2]`` (``xyxy``) in **original-image pixels**, x to the right, y down,
-  float, with ``x1 < x2`` and ``y1 < y2``. Pixel ``(col, row)`` covers ``[col, col+1) x [row, row+1)``,
-  so a box ``[0, 0, W, H]`` is the whole image.
+  float, with ``x1 < x2`` and ``y1 < y2``. Pixel ``(col, row)`` covers
+  ``[col, col+1) x [row, row+1)``, so a box ``[0, 0, W, H]`` is the whole image.
 * Arrays of boxes have shape ``(N, 4)`` and dtype ``float64``.
 * Model frames: Qwen2.5-VL answers in pixels of the *resized* image fed to it
   (``"resized_px"``); Qwen3-VL answers in coordinates normalised to ``0..1000`` (``"norm1000"``).
@@ -66,8 +66,10 @@ def validate_boxes_xyxy(
             raise ValueError(f"box {i} {arr[i].tolist()} has a non-finite coordinate")
         if not (x1 < x2 and y1 < y2):
             raise ValueError(f"box {i} {arr[i].tolist()} is not [x1, y1, x2, y2] with x1<x2, y1<y2")
-        if width is not None and height is not None and (
-            x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height
+        if (
+            width is not None
+            and height is not None
+            and (x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height)
         ):
             raise ValueError(
                 f"box {i} {arr[i].tolist()} lies outside the {int(width)}x{int(height)} image"
@@ -278,15 +280,19 @@ def sanitize_boxes(boxes: np.ndarray, width: float, height: float) -> tuple[np.n
     b = as_boxes_xyxy(boxes)
     finite = np.all(np.isfinite(b), axis=1)
     b = b[finite]
-    b = np.stack(
-        [
-            np.minimum(b[:, 0], b[:, 2]),
-            np.minimum(b[:, 1], b[:, 3]),
-            np.maximum(b[:, 0], b[:, 2]),
-            np.maximum(b[:, 1], b[:, 3]),
-        ],
-        axis=1,
-    ) if len(b) else b
+    b = (
+        np.stack(
+            [
+                np.minimum(b[:, 0], b[:, 2]),
+                np.minimum(b[:, 1], b[:, 3]),
+                np.maximum(b[:, 0], b[:, 2]),
+                np.maximum(b[:, 1], b[:, 3]),
+            ],
+            axis=1,
+        )
+        if len(b)
+        else b
+    )
     b = clip_boxes(b, width, height)
     keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
     n_dropped = int((~finite).sum() + (~keep).sum())

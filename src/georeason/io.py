@@ -167,8 +167,9 @@ def _read_pil(path: Path, max_read_pixels: int) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageReadError):
             raise
-        raise ImageReadError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") \
-            from exc
+        raise ImageReadError(
+            f"{path}: not a readable image ({exc.__class__.__name__}: {exc})"
+        ) from exc
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
 

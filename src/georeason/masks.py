@@ -117,8 +117,10 @@ def decode_rle(rle: dict) -> np.ndarray:
     if isinstance(counts, list):  # uncompressed COCO RLE
         obj = coco_mask.frPyObjects(rle, *rle["size"])
     else:
-        obj = {"size": list(rle["size"]), "counts": counts.encode() if isinstance(counts, str)
-               else counts}
+        obj = {
+            "size": list(rle["size"]),
+            "counts": counts.encode() if isinstance(counts, str) else counts,
+        }
     return coco_mask.decode(obj).astype(bool)
 
 

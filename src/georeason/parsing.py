@@ -27,9 +27,7 @@ STATUS_NO_BOXES = "no_boxes"  #: no box could be read
 DEFAULT_MAX_BOXES = 100  # ours: no paper sets a cap; 100 covers dense scenes, bounds the cost
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_BOX4 = re.compile(
-    rf"[\[\(]\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*[\]\)]"
-)
+_BOX4 = re.compile(rf"[\[\(]\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*[\]\)]")
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _STRICT = re.compile(r"^\s*<think>.*?</think>\s*<answer>(.*?)</answer>\s*$", re.DOTALL)
@@ -186,7 +184,7 @@ def _parse(text: object, max_boxes: int) -> ParseResult:
     if answers:
         answer_text = answers[-1]
     elif think is not None:
-        answer_text = text[think.end():]
+        answer_text = text[think.end() :]
     else:
         answer_text = text.split("<answer>", 1)[-1]  # unclosed <answer> or bare text
 

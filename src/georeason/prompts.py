@@ -42,9 +42,7 @@ POLICY_TEMPLATE = (
 )
 
 #: Verifier prompt (ours; RemoteZero does not publish its wording). ``{query}`` is filled.
-VERIFIER_TEMPLATE = (
-    "Request: {query}\nDoes this image region match the request? Answer Yes or No."
-)
+VERIFIER_TEMPLATE = "Request: {query}\nDoes this image region match the request? Answer Yes or No."
 
 
 def _check_frame(frame: str) -> None:

@@ -10,7 +10,12 @@ from shapely.geometry import Polygon
 
 #: BGR-free RGB palette, one colour per box (cycled).
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (255, 64, 64), (64, 200, 255), (255, 200, 0), (160, 90, 255), (0, 220, 120), (255, 120, 200),
+    (255, 64, 64),
+    (64, 200, 255),
+    (255, 200, 0),
+    (160, 90, 255),
+    (0, 220, 120),
+    (255, 120, 200),
 )
 
 
@@ -52,6 +57,7 @@ def render_overlay(
             cv2.polylines(img, [np.round(pts).astype(np.int32)], True, colour, thickness)
     for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes_xyxy_px, dtype=float).reshape(-1, 4)):
         colour = PALETTE[i % len(PALETTE)]
-        cv2.rectangle(img, (int(x1), int(y1)), (int(np.ceil(x2)) - 1, int(np.ceil(y2)) - 1),
-                      colour, thickness)
+        cv2.rectangle(
+            img, (int(x1), int(y1)), (int(np.ceil(x2)) - 1, int(np.ceil(y2)) - 1), colour, thickness
+        )
     return img

@@ -70,8 +70,9 @@ class WorkflowResult:
             "boxes_xyxy_px": [[round(float(v), 3) for v in b] for b in self.boxes_xyxy_px],
             "segmenter": self.segmenter,
             "masks": [encode_rle(m) for m in self.masks],
-            "contours_px": [[mapping(p)["coordinates"] for p in polys]
-                            for polys in self.polygons_px],
+            "contours_px": [
+                [mapping(p)["coordinates"] for p in polys] for polys in self.polygons_px
+            ],
             "crs": self.crs,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
@@ -134,10 +135,19 @@ def locate(
     masks, polygons, t_seg = segment_and_contour(image, boxes, segmenter, simplify_tolerance_px)
     timings.update(t_seg)
     return WorkflowResult(
-        image=image.path, query=query, model=model, weights=weights, reasoning=reasoning,
-        parse_status=status, boxes_xyxy_px=boxes, masks=masks, polygons_px=polygons,
-        segmenter=getattr(segmenter, "name", type(segmenter).__name__), crs=image.crs,
-        raw_text=raw, timings_s=timings,
+        image=image.path,
+        query=query,
+        model=model,
+        weights=weights,
+        reasoning=reasoning,
+        parse_status=status,
+        boxes_xyxy_px=boxes,
+        masks=masks,
+        polygons_px=polygons,
+        segmenter=getattr(segmenter, "name", type(segmenter).__name__),
+        crs=image.crs,
+        raw_text=raw,
+        timings_s=timings,
     )
 
 
@@ -158,14 +168,21 @@ def write_outputs(
     doc = result.to_json()
     if extra:
         doc.update(extra)
-    paths = {"result.json": out / "result.json", "overlay.png": out / "overlay.png",
-             "result.geojson": out / "result.geojson"}
+    paths = {
+        "result.json": out / "result.json",
+        "overlay.png": out / "overlay.png",
+        "result.geojson": out / "result.geojson",
+    }
     write_json(paths["result.json"], doc)
-    overlay = render_overlay(image.rgb, result.boxes_xyxy_px, result.masks, result.polygons_px,
-                             gt_boxes_xyxy_px)
+    overlay = render_overlay(
+        image.rgb, result.boxes_xyxy_px, result.masks, result.polygons_px, gt_boxes_xyxy_px
+    )
     Image.fromarray(overlay).save(paths["overlay.png"])
     fc = build_feature_collection(
-        result.boxes_xyxy_px, result.polygons_px, image.transform, image.crs,
+        result.boxes_xyxy_px,
+        result.polygons_px,
+        image.transform,
+        image.crs,
         {"query": result.query, "model": result.model, "weights": result.weights},
     )
     write_json(paths["result.geojson"], fc)

@@ -16,8 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--model", help="a real checkpoint instead of the tiny random model")
-    p.add_argument("--arch", choices=("qwen2_5_vl", "qwen3_vl"), default="qwen2_5_vl",
-                   help="architecture of the tiny model")
+    p.add_argument(
+        "--arch",
+        choices=("qwen2_5_vl", "qwen3_vl"),
+        default="qwen2_5_vl",
+        help="architecture of the tiny model",
+    )
     p.add_argument("--segmenter", choices=("default", "box"), default="default")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.set_defaults(func=run)
@@ -26,12 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from georeason.demo import run_demo
 
-    summary = run_demo(args.out, model=args.model, arch=args.arch,
-                       segmenter_name=args.segmenter, max_new_tokens=args.max_new_tokens)
+    summary = run_demo(
+        args.out,
+        model=args.model,
+        arch=args.arch,
+        segmenter_name=args.segmenter,
+        max_new_tokens=args.max_new_tokens,
+    )
     if summary["weights"] == "random":
-        print("NOTE: the policy has RANDOM weights (a tiny test model): its boxes are not real "
-              "predictions. The ground-truth-box runs show real masks and contours.",
-              file=sys.stderr)
+        print(
+            "NOTE: the policy has RANDOM weights (a tiny test model): its boxes are not real "
+            "predictions. The ground-truth-box runs show real masks and contours.",
+            file=sys.stderr,
+        )
     for row in summary["results"]:
         iou = row.get("mask_iou_from_gt_boxes")
         extra = f"  mask IoU from gt boxes: {iou}" if iou else ""

@@ -26,10 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--boxes", help="JSON boxes in original pixels: '[[x1,y1,x2,y2], ...]'")
     p.add_argument("--adapter", help="LoRA adapter folder (peft) to apply to --model")
     p.add_argument("--segmenter", choices=SEGMENTERS, default="default")
-    p.add_argument("--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2")
+    p.add_argument(
+        "--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2"
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--max-pixels", type=int, default=802_816,
-                   help="pixel budget of the model input (default 802,816 as in both papers)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=802_816,
+        help="pixel budget of the model input (default 802,816 as in both papers)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
@@ -49,7 +55,8 @@ def parse_boxes_arg(text: str) -> list[list[float]]:
     if isinstance(obj, list) and len(obj) == 4 and all(isinstance(v, (int, float)) for v in obj):
         obj = [obj]
     if not isinstance(obj, list) or not all(
-        isinstance(b, list) and len(b) == 4
+        isinstance(b, list)
+        and len(b) == 4
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
         for b in obj
     ):
@@ -63,7 +70,9 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
     try:
         bands = tuple(int(b) for b in text.split(","))
     except ValueError:
-        raise UserInputError(f"--bands must be comma-separated band numbers, got {text!r}") from None
+        raise UserInputError(
+            f"--bands must be comma-separated band numbers, got {text!r}"
+        ) from None
     if len(bands) not in (1, 3):
         raise UserInputError(f"--bands needs 1 or 3 band numbers, got {text!r}")
     return bands
@@ -90,14 +99,26 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         from georeason.models.policy import Policy
 
-        policy = Policy.from_pretrained(args.model, adapter=args.adapter,
-                                        max_pixels=args.max_pixels)
-    result = locate(image, args.query, segmenter, policy=policy, boxes_xyxy_px=boxes,
-                    max_new_tokens=args.max_new_tokens)
+        policy = Policy.from_pretrained(
+            args.model, adapter=args.adapter, max_pixels=args.max_pixels
+        )
+    result = locate(
+        image,
+        args.query,
+        segmenter,
+        policy=policy,
+        boxes_xyxy_px=boxes,
+        max_new_tokens=args.max_new_tokens,
+    )
     paths = write_outputs(result, image, args.out)
     if result.weights == "random":
-        print("NOTE: the model has RANDOM weights (a test model): its boxes are not a real "
-              "prediction.", file=sys.stderr)
-    print(f"{len(result.boxes_xyxy_px)} box(es), parse status {result.parse_status}; "
-          f"wrote {', '.join(str(p) for p in paths.values())}")
+        print(
+            "NOTE: the model has RANDOM weights (a test model): its boxes are not a real "
+            "prediction.",
+            file=sys.stderr,
+        )
+    print(
+        f"{len(result.boxes_xyxy_px)} box(es), parse status {result.parse_status}; "
+        f"wrote {', '.join(str(p) for p in paths.values())}"
+    )
     return 0

@@ -1,4 +1,4 @@
-"""``georeason make-tiny``: write a tiny random-weight Qwen-VL model folder (for tests and demos)."""
+"""``georeason make-tiny``: write a tiny random-weight Qwen-VL model folder (tests, demos)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "pipeline end to end; its outputs are noise, not predictions.",
     )
     p.add_argument("out_dir", help="folder to write (created if missing)")
-    p.add_argument("--arch", choices=ARCH_CHOICES, default="qwen2_5_vl",
-                   help="architecture (default: qwen2_5_vl)")
+    p.add_argument(
+        "--arch",
+        choices=ARCH_CHOICES,
+        default="qwen2_5_vl",
+        help="architecture (default: qwen2_5_vl)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
     p.set_defaults(func=run)
 
@@ -29,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     out = make_tiny(args.out_dir, arch=args.arch, seed=args.seed)
     size_mb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
     print(f"wrote a tiny {args.arch} model to {out} ({size_mb:.1f} MB)")
-    print("NOTE: its weights are RANDOM: outputs are noise, useful only to test the pipeline.",
-          file=sys.stderr)
+    print(
+        "NOTE: its weights are RANDOM: outputs are noise, useful only to test the pipeline.",
+        file=sys.stderr,
+    )
     return 0

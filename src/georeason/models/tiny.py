@@ -12,7 +12,10 @@ What is kept from the real architectures (so frame and resize logic is the real 
 Qwen2.5-VL patch 14 / merge 2 / temporal patch 2 (resize factor 28, CLIP mean/std);
 Qwen3-VL patch 16 / merge 2 / temporal patch 2 (resize factor 32, mean/std 0.5).
 What is shrunk (ours): hidden size 64, 2 text layers, 4 heads (head_dim 16, so the M-RoPE
-``mrope_section`` sums to 8 = head_dim/2), vision depth 2 with hidden size 32, vocabulary ~1.5k.
+``mrope_section`` sums to 8 = head_dim/2), vision depth 2 with hidden size 32, a BPE
+vocabulary of ~700 tokens learnt from a small built-in corpus (capped at 1,536), embedding
+padded to a multiple of 64. The chat template is Qwen2-VL's for both architectures (the real
+Qwen3-VL template differs only in not adding a default system turn).
 """
 
 from __future__ import annotations
@@ -22,13 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 from georeason.errors import UserInputError
+from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
 
 Arch = Literal["qwen2_5_vl", "qwen3_vl"]
 ARCHS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
-
-#: Marker file written next to ``config.json``; ``{"georeason_random_weights": true}`` for tiny models.
-MARKER_FILE = "georeason.json"
-MARKER_KEY = "georeason_random_weights"
 
 #: Qwen special tokens, in the order of the real vocabulary (Qwen2.5-VL / Qwen3-VL).
 QWEN_SPECIAL_TOKENS: tuple[str, ...] = (
@@ -118,7 +118,8 @@ def _corpus() -> list[str]:
         "Yes No yes no Yes. No. YES NO",
         "You are a helpful assistant.",
         "0 1 2 3 4 5 6 7 8 9 10 100 1000 [ ] [[ ]] , ( ) { } : ; . ? ! \" ' - _ / \\ < > =",
-        "airplane airport bridge building car chimney dam expressway field golf course ground track "
+        "airplane airport bridge building car chimney dam expressway field golf course ground "
+        "track "
         "harbor overpass ship stadium storage tank tennis court train station vehicle windmill "
         "river road roof tree forest water farmland parking lot pool playground basketball",
         "image region request match box boxes pixel pixels coordinate coordinates width height "
@@ -264,8 +265,6 @@ def make_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> 
     import torch
     from transformers import Qwen2VLImageProcessorPil
 
-    from georeason.models.loading import processor_class_for
-
     tok = build_tokenizer()
     config = _config(arch, tok)
     img = _ARCH_IMAGE[arch]
@@ -289,8 +288,21 @@ def make_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> 
     model = model_cls(config).to(torch.float32).eval()
     model.generation_config.eos_token_id = [config.text_config.eos_token_id]
     model.generation_config.pad_token_id = config.text_config.pad_token_id
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    marker = {MARKER_KEY: True, "arch": arch, "seed": int(seed), "created_by": "georeason make-tiny"}
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a one-shard save needs no "Writing model shards" bar
+    try:
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    marker = {
+        MARKER_KEY: True,
+        "arch": arch,
+        "seed": int(seed),
+        "created_by": "georeason make-tiny",
+    }
     (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return out

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from georeason.geometry import MODEL_FRAMES, boxes_from_model_frame, sanitize_boxes
-from georeason.parsing import ParseResult
+from georeason.geometry import MODEL_FRAMES
+from georeason.models.policy import Localization, localization_from_text
 
 
 def completion_text(completion: Any) -> str:
@@ -135,27 +135,14 @@ class FrameSpec:
             w_bar = math.ceil(width * beta / f) * f
         return int(h_bar), int(w_bar)
 
-    def to_original_px(self, boxes_model: np.ndarray, original_hw: tuple[int, int]) -> np.ndarray:
-        """Boxes ``(N, 4)`` xyxy in the model frame -> original pixels, corners fixed, clipped to
-        the image, empty ones dropped (:func:`georeason.geometry.sanitize_boxes`)."""
-        resized = self.model_input_hw(original_hw) if self.frame == "resized_px" else None
-        px = boxes_from_model_frame(boxes_model, self.frame, original_hw, resized)  # type: ignore[arg-type]
-        h, w = original_hw
-        boxes, _ = sanitize_boxes(px, w, h)
-        return boxes
-
-
-def predicted_boxes_px(
-    parsed: ParseResult, original_hw: tuple[int, int], spec: FrameSpec
-) -> np.ndarray:
-    """The answer's boxes in original pixels: ``(K, 4)`` float64 xyxy inside the image.
-
-    Boxes that lie entirely outside the image, or shrink to nothing when clipped, are dropped, as
-    the inference workflow drops them, so that the reward scores what a user would be shown.
-    """
-    if not parsed.boxes:
-        return np.zeros((0, 4), dtype=np.float64)
-    return spec.to_original_px(np.asarray(parsed.boxes, dtype=np.float64), original_hw)
+    def localize(self, completion: Any, original_hw: tuple[int, int]) -> Localization:
+        """Read one completion and convert its boxes to original pixels, exactly as the policy
+        does at inference (:func:`georeason.models.policy.localization_from_text`: parse, frame
+        conversion, corners fixed, clipped to the image, empty boxes dropped). Never raises on
+        model text."""
+        return localization_from_text(
+            completion_text(completion), original_hw, self.model_input_hw(original_hw), self.frame
+        )
 
 
 def log_metric(kwargs: dict[str, Any], name: str, value: float) -> None:

@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from georeason.geometry import matched_mean_iou
-from georeason.parsing import parse_completion
 from georeason.rewards._common import (
     FrameSpec,
     as_gt_boxes,
     column,
-    completion_text,
     image_hw,
-    predicted_boxes_px,
 )
 
 
@@ -46,11 +43,11 @@ class IoUReward:
         sizes = kwargs.get("image_hw") or column(kwargs, "image", n)
         out: list[float | None] = []
         for completion, gt, size in zip(completions, gts, sizes, strict=True):
-            parsed = parse_completion(completion_text(completion))
-            if not parsed.parsed:
+            loc = self.frame.localize(completion, image_hw(size))
+            if not loc.parse.parsed:
                 out.append(0.0)
                 continue
-            pred = predicted_boxes_px(parsed, image_hw(size), self.frame)
+            pred = loc.boxes_xyxy_px
             out.append(matched_mean_iou(pred, as_gt_boxes(gt)))
         return out
 

@@ -24,14 +24,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from georeason.geometry import box_area, crop_window_px, expand_box
-from georeason.parsing import parse_completion
 from georeason.rewards._common import (
     FrameSpec,
     column,
-    completion_text,
     image_hw,
     log_metric,
-    predicted_boxes_px,
 )
 
 DEFAULT_MARGIN_RATIO = 0.15  # RemoteZero's context-crop ablation
@@ -144,11 +141,11 @@ class VerificationReward:
         penalties: list[float] = []
         ratios: list[float] = []
         for i, (completion, image) in enumerate(zip(completions, images, strict=True)):
-            parsed = parse_completion(completion_text(completion))
-            if not parsed.parsed or not parsed.boxes:
-                continue
             hw = image_hw(image)
-            boxes = predicted_boxes_px(parsed, hw, self.frame)
+            loc = self.frame.localize(completion, hw)
+            if not loc.parse.parsed:
+                continue
+            boxes = loc.boxes_xyxy_px
             boxes = boxes[: 1 if self.aggregate == "first" else self.max_boxes]
             image_area = float(hw[0] * hw[1])
             for box, area in zip(boxes, box_area(boxes), strict=True):

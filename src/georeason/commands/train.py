@@ -1,0 +1,65 @@
+"""``georeason train``: GRPO with LoRA on TRL, RemoteZero or RemoteReasoner mode."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="GRPO training with LoRA (remotezero: format + verification; "
+        "remotereasoner: IoU + count + format)",
+        description="Train a Qwen-VL policy with TRL's GRPOTrainer and a LoRA adapter. Running "
+        "it again on an output folder that holds checkpoints resumes from the last one (same "
+        "data order). Runs unchanged under `accelerate launch` (DDP, DeepSpeed: see "
+        "configs/accelerate/). Logs: TensorBoard (grpo.report_to), OUTPUT/train_log.jsonl, "
+        "OUTPUT/rollouts/.",
+    )
+    p.add_argument("--config", required=True, help="YAML config (see configs/)")
+    p.add_argument("--output-dir", help="override output_dir")
+    p.add_argument("--model", help="override model (folder, hub id, tiny:qwen2_5_vl...)")
+    p.add_argument("--max-steps", type=int, help="override grpo.max_steps")
+    p.add_argument("--save-steps", type=int, help="override grpo.save_steps")
+    p.add_argument("--verifier-url",
+                   help="use an HTTP verifier at this URL (sets verifier.kind=http, verifier.url)")
+    p.add_argument("--verifier-model", help="override verifier.model")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set grpo.learning_rate=1e-5 "
+                   "--set lora.r=16 (values are read as YAML); repeatable")
+    p.set_defaults(func=run)
+
+
+def overrides_from_args(args: argparse.Namespace) -> list[str]:
+    """The ``key=value`` overrides given by the dedicated flags, then the ``--set`` ones."""
+    out = []
+    if args.output_dir:
+        out.append(f"output_dir={args.output_dir}")
+    if args.model:
+        out.append(f"model={args.model}")
+    if args.max_steps is not None:
+        out.append(f"grpo.max_steps={args.max_steps}")
+    if args.save_steps is not None:
+        out.append(f"grpo.save_steps={args.save_steps}")
+    if args.verifier_url:
+        out += ["verifier.kind=http", f"verifier.url={args.verifier_url}"]
+    if args.verifier_model:
+        out.append(f"verifier.model={args.verifier_model}")
+    return out + list(args.overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from georeason.training.config import load_config
+    from georeason.training.trainer import train
+
+    config = load_config(args.config, overrides_from_args(args))
+    result = train(config)
+    if os.environ.get("RANK", "0") != "0":  # accelerate launch: report once
+        return 0
+    if result.resumed_from:
+        print(f"resumed from {result.resumed_from}")
+    print(f"trained {result.global_step} steps; LoRA adapter in {result.adapter_dir}")
+    if result.merged_dir:
+        print(f"merged model in {result.merged_dir}")
+    return 0

@@ -1,0 +1,524 @@
+"""Evaluation runner: predict (or read predictions), score each sample, aggregate, resume.
+
+Flow of :func:`evaluate`: the samples of a split (:mod:`georeason.eval.datasets`) go in batches
+to a :class:`Predictor` (a policy + segmenter, :class:`PolicyPredictor`, or a predictions file
+made elsewhere, :class:`PredictionsFile`); each sample is scored (:func:`score_sample`) and
+appended to ``OUT/results.jsonl`` as soon as it is finished. An interrupted run resumes: samples
+already in ``results.jsonl`` are neither predicted nor scored again, provided ``OUT/run.json``
+holds the same configuration (otherwise a :class:`~georeason.errors.UserInputError` asks for a
+new ``--out``). Split metrics (:func:`georeason.eval.metrics.summarize`) are computed over all
+samples of the split from ``results.jsonl`` and written to ``OUT/metrics.json``.
+
+Predictions file format (one JSON object per line)::
+
+    {"id": "...", "boxes_xyxy_px": [[x1, y1, x2, y2], ...], "masks": [COCO RLE, ...]}
+
+boxes in original-image pixels; ``masks`` (needed for the pixel and contour tasks) are OR-ed
+into one mask of the image's size. Optional ``"parse_status"``: ``"no_boxes"`` marks an
+unparsable answer (a miss). A sample without a line in the file is scored as a miss and counted
+in ``missing_predictions``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from georeason.errors import UserInputError
+from georeason.eval import metrics as M
+from georeason.eval.datasets import EvalDataset, EvalSample, JSONLQueries
+from georeason.geometry import as_boxes_xyxy
+from georeason.masks import decode_rle, encode_rle
+
+TASKS: tuple[str, ...] = ("region", "pixel", "contour")
+RESULTS_FILE = "results.jsonl"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """The conventions a score depends on (all written into ``run.json`` and the report).
+
+    Attributes:
+        empty_target: ``"segearth"`` (IoU 1.0 when prediction and target are both empty;
+            default, SegEarth-R1's EarthReason code) or ``"remotesam"`` (0.0).
+        protocol: ``"native"`` (original resolution) or ``"segearth1024"`` (SegEarth-R1's
+            1024 canvas, :func:`georeason.eval.metrics.segearth_resize_pad`) for masks/contours.
+        box_mode: ``"matched"`` or ``"union"`` (:func:`georeason.eval.metrics.box_sample_iou`).
+        contour_empty: ``"diagonal"`` or ``"skip"``
+            (:func:`georeason.eval.metrics.contour_sample_score`).
+        distance_method: ``"kdtree"`` or ``"edt"`` (same numbers; speed only).
+        acc_tau: IoU threshold of the box accuracy (0.5: ``Acc@0.5``).
+    """
+
+    empty_target: str = "segearth"
+    protocol: str = "native"
+    box_mode: str = "matched"
+    contour_empty: str = "diagonal"
+    distance_method: str = "kdtree"
+    acc_tau: float = 0.5
+
+    def validate(self) -> None:
+        """Raise :class:`UserInputError` naming the first unknown option value."""
+        checks = [
+            ("empty_target", self.empty_target, tuple(M.EMPTY_TARGET_CONVENTIONS)),
+            ("protocol", self.protocol, M.PROTOCOLS),
+            ("box_mode", self.box_mode, M.BOX_MODES),
+            ("contour_empty", self.contour_empty, M.CONTOUR_EMPTY_POLICIES),
+            ("distance_method", self.distance_method, M.DISTANCE_METHODS),
+        ]
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise UserInputError(f"{name} must be one of {allowed}, got {value!r}")
+        if not 0.0 < self.acc_tau <= 1.0:
+            raise UserInputError(f"acc_tau must be in (0, 1], got {self.acc_tau}")
+
+
+@dataclass
+class Prediction:
+    """A model's answer for one sample, in original-image pixels.
+
+    Attributes:
+        boxes_xyxy_px: ``(N, 4)`` float64 xyxy boxes.
+        parsed: False when the answer could not be read (a miss).
+        status: parser status, ``"missing"`` for no prediction, ``"given"`` for a file.
+        mask: ``(H, W)`` bool union of the predicted masks, or None (region task).
+        text: the raw completion, if any.
+    """
+
+    boxes_xyxy_px: np.ndarray
+    parsed: bool = True
+    status: str = "ok"
+    mask: np.ndarray | None = None
+    text: str | None = None
+
+
+class Predictor(Protocol):
+    """Produces one :class:`Prediction` per sample, in order."""
+
+    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies the predictions (written into ``run.json`` for resuming)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Predictors
+# --------------------------------------------------------------------------------------------
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class PredictionsFile:
+    """Predictions made elsewhere, read from a JSONL file (format in the module docs).
+
+    Raises:
+        UserInputError: missing file, a line that is not JSON, no ``id``, duplicate ids,
+            boxes that are not ``[[x1, y1, x2, y2], ...]``, masks that are not COCO RLE.
+    """
+
+    def __init__(self, path: str | Path, need_masks: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserInputError(f"predictions file {self.path} not found")
+        self.need_masks = need_masks
+        self.records: dict[str, dict[str, Any]] = {}
+        with open(self.path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserInputError(f"{self.path}:{n}: not JSON ({exc})") from None
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise UserInputError(f"{self.path}:{n}: each line needs an \"id\"")
+                key = str(rec["id"])
+                if key in self.records:
+                    raise UserInputError(f"{self.path}:{n}: duplicate id {key!r}")
+                rec["_line"] = n
+                self.records[key] = rec
+        self.sha256 = _file_sha256(self.path)
+        self.used: set[str] = set()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "predictions", "path": str(self.path.resolve()), "sha256": self.sha256}
+
+    def _boxes(self, rec: dict[str, Any]) -> np.ndarray:
+        try:
+            boxes = as_boxes_xyxy(rec.get("boxes_xyxy_px") or [])
+        except (ValueError, TypeError):
+            raise UserInputError(
+                f"{self.path}:{rec['_line']}: boxes_xyxy_px must be [[x1, y1, x2, y2], ...] "
+                "in original-image pixels"
+            ) from None
+        if not np.all(np.isfinite(boxes)):
+            raise UserInputError(f"{self.path}:{rec['_line']}: non-finite box coordinate")
+        return boxes
+
+    def _mask(self, rec: dict[str, Any], sample: EvalSample) -> np.ndarray:
+        where = f"{self.path}:{rec['_line']} (id {sample.id!r})"
+        if "masks" not in rec:
+            raise UserInputError(f"{where}: the pixel and contour tasks need \"masks\" (COCO RLE)")
+        hw = sample.mask.shape if sample.mask is not None else None
+        out = np.zeros(hw, dtype=bool) if hw is not None else None
+        for rle in rec["masks"] or []:
+            try:
+                m = decode_rle(rle)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise UserInputError(f"{where}: unreadable mask RLE ({exc})") from None
+            if out is None:
+                out = np.zeros(m.shape, dtype=bool)
+            if m.shape != out.shape:
+                raise UserInputError(
+                    f"{where}: mask size {m.shape} differs from the ground truth {out.shape}"
+                )
+            out |= m
+        return out if out is not None else np.zeros((0, 0), dtype=bool)
+
+    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
+        out = []
+        for s in samples:
+            rec = self.records.get(s.id)
+            if rec is None:
+                empty = np.zeros_like(s.mask) if s.mask is not None else None
+                out.append(Prediction(as_boxes_xyxy([]), False, "missing", empty))
+                continue
+            self.used.add(s.id)
+            status = str(rec.get("parse_status", "given"))
+            parsed = status != "no_boxes"
+            mask = self._mask(rec, s) if self.need_masks else None
+            out.append(Prediction(self._boxes(rec), parsed, status, mask, rec.get("text")))
+        return out
+
+
+class PolicyPredictor:
+    """The model mode: policy boxes (batched generation), then a segmenter for masks.
+
+    Args:
+        policy: a :class:`georeason.models.policy.Policy`.
+        segmenter: a segmenter (:func:`georeason.models.segmenters.build_segmenter`) or None for
+            the region task; the masks of all boxes are OR-ed (RemoteReasoner's workflow).
+        max_new_tokens: generation budget.
+        batch_size: pairs per ``generate`` call.
+        describe_extra: extra configuration recorded in ``run.json`` (segmenter name, ...).
+    """
+
+    def __init__(
+        self,
+        policy: Any,
+        segmenter: Any | None = None,
+        max_new_tokens: int = 512,
+        batch_size: int = 4,
+        describe_extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.segmenter = segmenter
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.extra = describe_extra or {}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "model",
+            "model": getattr(self.policy, "model_name", ""),
+            "weights": getattr(self.policy, "weights", None),
+            "segmenter": getattr(self.segmenter, "name", None),
+            "max_new_tokens": self.max_new_tokens,
+            "max_pixels": getattr(self.policy, "max_pixels", None),
+            **self.extra,
+        }
+
+    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
+        from georeason.io import read_image
+        from georeason.masks import union_of_masks
+
+        images = [read_image(s.image_path) for s in samples]
+        locs = self.policy.locate(
+            images, [s.query for s in samples], max_new_tokens=self.max_new_tokens,
+            do_sample=False, batch_size=self.batch_size,
+        )
+        out = []
+        for img, loc in zip(images, locs, strict=True):
+            mask = None
+            if self.segmenter is not None:
+                masks = self.segmenter.segment(img.rgb, loc.boxes_xyxy_px) if len(
+                    loc.boxes_xyxy_px) else []
+                mask = union_of_masks(masks, img.height, img.width)
+            out.append(Prediction(loc.boxes_xyxy_px, loc.parse.parsed, loc.parse.status, mask,
+                                  loc.text))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+
+
+def score_sample(
+    sample: EvalSample, pred: Prediction, task: str, options: ScoringOptions
+) -> dict[str, Any]:
+    """Score one sample; the returned dict is one line of ``results.jsonl``.
+
+    Keys: ``id``, ``status``, ``n_pred_boxes``, ``n_gt_boxes``, ``box_iou``; for the pixel and
+    contour tasks also ``mask_I``, ``mask_U`` (pixels of the scoring canvas), ``mask_iou`` and
+    ``pred_mask`` (COCO RLE at the original resolution, for overlays); for the contour task
+    ``f1`` (``{"1": ..., "3": ...}``), ``asd``, ``hd`` (pixels; None for NaN) and
+    ``contour_empty``. ``pred_boxes_xyxy_px`` are kept for overlays.
+
+    Raises:
+        UserInputError: prediction and ground-truth masks of different sizes.
+    """
+    empty_iou = M.empty_iou_for(options.empty_target)
+    rec: dict[str, Any] = {
+        "id": sample.id,
+        "status": pred.status,
+        "parsed": bool(pred.parsed),
+        "n_pred_boxes": int(len(pred.boxes_xyxy_px)),
+        "n_gt_boxes": int(len(sample.bbox_xyxy)),
+        "box_iou": M.box_sample_iou(pred.boxes_xyxy_px, sample.bbox_xyxy, pred.parsed,
+                                    options.box_mode, empty_iou),
+        "pred_boxes_xyxy_px": [[round(float(v), 2) for v in b] for b in pred.boxes_xyxy_px],
+    }
+    if task in ("pixel", "contour"):
+        gt = sample.mask
+        pm = pred.mask if pred.mask is not None else np.zeros_like(gt)
+        if pm.shape != gt.shape:
+            raise UserInputError(
+                f"sample {sample.id!r}: predicted mask {pm.shape} and ground truth {gt.shape} "
+                "differ in size (masks must be in original-image pixels)"
+            )
+        if not pred.parsed:
+            pm = np.zeros_like(gt)  # an unparsable answer predicts nothing
+        gt_c = M.apply_protocol(gt, options.protocol)
+        pm_c = M.apply_protocol(pm, options.protocol)
+        ms = M.mask_sample_score(pm_c, gt_c, empty_iou)
+        rec.update(mask_I=ms.intersection, mask_U=ms.union, mask_iou=ms.iou,
+                   pred_mask=encode_rle(pm))
+        if task == "contour":
+            cs = M.contour_sample_score(pm_c, gt_c, M.F1_TOLERANCES_PX, options.contour_empty,
+                                        options.distance_method)
+            rec.update(
+                f1={str(d): v for d, v in cs.f1.items()},
+                asd=None if math.isnan(cs.asd) else cs.asd,
+                hd=None if math.isnan(cs.hd) else cs.hd,
+                contour_empty=cs.empty,
+            )
+    if pred.text is not None:
+        rec["text"] = pred.text
+    return rec
+
+
+def summarize_records(records: Sequence[dict[str, Any]], task: str,
+                      options: ScoringOptions) -> dict[str, float]:
+    """Split metrics from ``results.jsonl`` records (papers' names and units, see metrics)."""
+    box = [r["box_iou"] for r in records]
+    masks = contours = None
+    if task in ("pixel", "contour"):
+        masks = [M.MaskScore(r["mask_I"], r["mask_U"], r["mask_iou"]) for r in records]
+    if task == "contour":
+        contours = [
+            M.ContourScore({}, {}, {int(k): v for k, v in r["f1"].items()},
+                           math.nan if r["asd"] is None else r["asd"],
+                           math.nan if r["hd"] is None else r["hd"], r["contour_empty"])
+            for r in records
+        ]
+    return M.summarize(box_ious=box, mask_scores=masks, contour_scores=contours,
+                       acc_tau=options.acc_tau)
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns.
+
+    Attributes:
+        metrics: split metrics (``metrics.json``).
+        records: per-sample records in dataset order.
+        counts: bookkeeping (samples, newly scored, resumed, missing predictions, ...).
+        out_dir: the output folder.
+        run: the configuration written to ``run.json``.
+    """
+
+    metrics: dict[str, float]
+    records: list[dict[str, Any]]
+    counts: dict[str, int]
+    out_dir: Path
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_results(path: Path) -> dict[str, dict[str, Any]]:
+    """Finished records by id; a torn last line (killed mid-write) is dropped and the file
+    rewritten without it."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    good_lines, torn = [], False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                torn = True
+                continue
+            done[rec["id"]] = rec
+            good_lines.append(line if line.endswith("\n") else line + "\n")
+    if torn:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(good_lines), encoding="utf-8")
+        tmp.replace(path)
+    return done
+
+
+def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
+    run_path = out_dir / RUN_FILE
+    results = out_dir / RESULTS_FILE
+    if overwrite:
+        for p in (results, out_dir / METRICS_FILE):
+            if p.exists():
+                p.unlink()
+    elif run_path.exists() and results.exists():
+        old = json.loads(run_path.read_text(encoding="utf-8"))
+        diff = sorted(k for k in set(old) | set(run) if old.get(k) != run.get(k))
+        if diff:
+            raise UserInputError(
+                f"{out_dir} holds results of a different evaluation (differs in: "
+                f"{', '.join(diff)}); use a new --out, or --overwrite to start again"
+            )
+    run_path.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+
+
+def evaluate(
+    dataset: EvalDataset,
+    predictor: Predictor,
+    task: str,
+    out_dir: str | Path,
+    options: ScoringOptions | None = None,
+    batch_size: int = 4,
+    limit: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> EvalResult:
+    """Evaluate a predictor on a dataset split, resumably; writes ``results.jsonl``,
+    ``run.json`` and ``metrics.json`` into ``out_dir``.
+
+    Args:
+        dataset: the split (a loader from :mod:`georeason.eval.datasets`).
+        predictor: :class:`PolicyPredictor` or :class:`PredictionsFile` (or any object with
+            ``predict`` and ``describe``).
+        task: ``"region"``, ``"pixel"`` or ``"contour"``.
+        out_dir: output folder (created).
+        options: scoring conventions (:class:`ScoringOptions`).
+        batch_size: samples per ``predict`` call (the policy's generation batch).
+        limit: evaluate only the first ``limit`` samples (smoke runs; recorded in ``run.json``).
+        overwrite: discard earlier results in ``out_dir`` instead of resuming.
+        progress: show a tqdm progress bar with running metrics.
+        on_record: called with each newly scored record (after it is written).
+
+    Returns:
+        An :class:`EvalResult`; metrics are over all (``limit``) samples of the split.
+
+    Raises:
+        UserInputError: unknown task or option, a task needing masks on a dataset without
+            masks, or an ``out_dir`` holding a different evaluation.
+    """
+    options = options or ScoringOptions()
+    options.validate()
+    if task not in TASKS:
+        raise UserInputError(f"task must be one of {TASKS}, got {task!r}")
+    counts = {"skipped_no_gt_mask": 0}
+    if task in ("pixel", "contour"):
+        if isinstance(dataset, JSONLQueries):
+            n_all = len(dataset)
+            dataset = dataset.with_masks_only()
+            counts["skipped_no_gt_mask"] = n_all - len(dataset)
+        if not dataset.has_masks or len(dataset) == 0:
+            raise UserInputError(
+                f"dataset {dataset.name!r} has no ground-truth masks; the {task} task needs "
+                "masks (use --task region)"
+            )
+    if batch_size <= 0:
+        raise UserInputError(f"batch size must be positive, got {batch_size}")
+    if isinstance(predictor, PredictionsFile) and task in ("pixel", "contour"):
+        predictor.need_masks = True
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    ids = dataset.ids[:n]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = {
+        "dataset": dataset.name,
+        "root": str(Path(dataset.root).resolve()),
+        "split": dataset.split,
+        "task": task,
+        "limit": limit,
+        "predictor": predictor.describe(),
+        "scoring": asdict(options),
+    }
+    _check_run_file(out, run, overwrite)
+    results_path = out / RESULTS_FILE
+    done = {k: v for k, v in _read_results(results_path).items() if k in set(ids)}
+    pending = [i for i, sid in enumerate(ids) if sid not in done]
+    counts.update(samples=n, resumed=len(done), scored=0)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, initial=len(done), desc=f"eval {dataset.name}/{task}", unit="sample")
+    finished = list(done.values())
+    with open(results_path, "a", encoding="utf-8") as f:
+        for start in range(0, len(pending), batch_size):
+            batch = [dataset[i] for i in pending[start : start + batch_size]]
+            preds = predictor.predict(batch)
+            for sample, pred in zip(batch, preds, strict=True):
+                rec = score_sample(sample, pred, task, options)
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+                finished.append(rec)
+                done[rec["id"]] = rec
+                counts["scored"] += 1
+                if on_record is not None:
+                    on_record(rec)
+            if bar is not None:
+                bar.update(len(batch))
+                running = summarize_records(finished, task, options)
+                bar.set_postfix({k: f"{v:.2f}" for k, v in list(running.items())[:3]})
+    if bar is not None:
+        bar.close()
+
+    records = [done[sid] for sid in ids]
+    metrics = summarize_records(records, task, options)
+    counts["missing_predictions"] = sum(r["status"] == "missing" for r in records)
+    counts["unparsable"] = sum(not r["parsed"] and r["status"] != "missing" for r in records)
+    counts["empty_predictions"] = sum(r["parsed"] and r["n_pred_boxes"] == 0 for r in records)
+    counts["no_target_samples"] = sum(r["n_gt_boxes"] == 0 for r in records)
+    if isinstance(predictor, PredictionsFile):
+        counts["unused_predictions"] = len(set(predictor.records) - set(ids))
+    doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+    doc["n_samples"] = n
+    (out / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return EvalResult(metrics, records, counts, out, run)

@@ -1,0 +1,95 @@
+"""Box -> mask segmenters: the common interface and the factory.
+
+RemoteReasoner's inference workflow turns each predicted box into a mask with SAM2 (box plus its
+centre point as prompts, one mask per box). Three implementations share one interface:
+
+* ``"sam2"`` - :class:`georeason.models.segment_sam2.Sam2Segmenter`, the paper's choice; needs a
+  SAM2 checkpoint (``--sam-checkpoint``).
+* ``"default"`` - :class:`georeason.models.segment_default.ShapeFitSegmenter`, weights-free:
+  fits a rotated rectangle / ellipse by contrast with a ring around the box, else the box.
+* ``"box"`` - :class:`georeason.models.segment_box.BoxSegmenter`, the box itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from georeason.errors import UserInputError
+
+SEGMENTER_NAMES = ("default", "sam2", "box")
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Turns boxes into masks.
+
+    Attributes:
+        name: short label written into outputs (e.g. ``"shape-fit"``, ``"box"``, ``"sam2"``).
+    """
+
+    name: str
+
+    def segment(self, rgb: np.ndarray, boxes_xyxy_px: np.ndarray) -> list[np.ndarray]:
+        """One mask per box.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 image, row 0 at the top.
+            boxes_xyxy_px: ``(N, 4)`` float64 ``[x1, y1, x2, y2]`` boxes in original-image pixels.
+
+        Returns:
+            N ``(H, W)`` bool masks in box order (an empty list for N = 0). Masks stay inside
+            their box's pixel window except for SAM2 (see its docstring).
+        """
+        ...
+
+
+def check_rgb(rgb: np.ndarray) -> None:
+    """Check the image a segmenter receives.
+
+    Raises:
+        ValueError: if ``rgb`` is not an ``(H, W, 3)`` uint8 array with H, W >= 1.
+    """
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", None)
+        raise ValueError(f"segmenters take an (H, W, 3) uint8 RGB array; got shape {shape}")
+    if rgb.dtype != np.uint8 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(
+            f"segmenters take a non-empty uint8 RGB array; got {rgb.dtype} {rgb.shape}"
+        )
+
+
+def build_segmenter(
+    name: str, sam_checkpoint: str | None = None, device: str | None = None
+) -> Segmenter:
+    """Build a segmenter by name.
+
+    Args:
+        name: ``"default"`` (weights-free shape fit), ``"sam2"`` or ``"box"``.
+        sam_checkpoint: SAM2 checkpoint directory or hub id; required for ``"sam2"``.
+        device: torch device for SAM2 (default: CUDA if available, else CPU); ignored otherwise.
+
+    Raises:
+        UserInputError: unknown name, or ``"sam2"`` without a checkpoint.
+        georeason.errors.ModelLoadError: the SAM2 checkpoint cannot be loaded.
+    """
+    key = (name or "").strip().lower()
+    if key == "default":
+        from georeason.models.segment_default import ShapeFitSegmenter
+
+        return ShapeFitSegmenter()
+    if key == "box":
+        from georeason.models.segment_box import BoxSegmenter
+
+        return BoxSegmenter()
+    if key == "sam2":
+        if not sam_checkpoint:
+            raise UserInputError(
+                "segmenter 'sam2' needs a checkpoint: pass --sam-checkpoint DIR_OR_HUB_ID "
+                "(e.g. facebook/sam2.1-hiera-large), or use --segmenter default"
+            )
+        from georeason.models.segment_sam2 import Sam2Segmenter
+
+        return Sam2Segmenter.from_pretrained(sam_checkpoint, device=device)
+    raise UserInputError(f"unknown segmenter {name!r}: choose one of {', '.join(SEGMENTER_NAMES)}")

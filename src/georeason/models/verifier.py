@@ -1,0 +1,232 @@
+"""Verifiers: V(crop, query) -> confidence in [0, 1] (RemoteZero's Generate-Crop-Verify reward).
+
+RemoteZero (arXiv 2605.04451) rewards a predicted box b by R = V(T(I, b), q) - area penalty, with
+V an MLLM's confidence that the context crop T(I, b) satisfies the query q. The paper does not say
+how V turns into a number; our documented default (DESIGN §2) is the generative-verifier reading:
+
+    confidence = P(yes) / (P(yes) + P(no))
+
+from the next-token distribution after the verifier prompt
+(:func:`georeason.prompts.verifier_prompt`), in ONE batched prefill, no decoding.
+``P(yes)`` sums the probabilities of the yes-variants (default ``"Yes"`` and ``"yes"``),
+``P(no)`` those of the no-variants (``"No"``, ``"no"``); variants that are not single tokens are
+skipped, and ``"Yes"``/``"No"`` themselves must be single tokens. It is computed stably as
+``sigmoid(logsumexp(logits[yes]) - logsumexp(logits[no]))``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from PIL import Image
+
+from georeason import prompts
+from georeason.models.policy import image_size_kwargs, to_pil_rgb
+
+#: Pixel budget of a verifier crop (ours): 200,704 = 256 x 28 x 28 (256 visual tokens for
+#: Qwen2.5-VL, 196 for Qwen3-VL). Crops are a fraction of the image, and the verifier runs once
+#: per rollout, so a quarter of the policy's 802,816 bounds the reward's cost.
+DEFAULT_CROP_MAX_PIXELS = 200_704
+#: Pairs per prefill (ours; memory-bound on GPU, the caller can raise it).
+DEFAULT_BATCH_SIZE = 16
+#: Aspect ratio beyond which a crop is stretched on its short side before processing (ours; the
+#: Qwen-VL resize refuses ratios above 200 and very thin crops carry no usable evidence anyway).
+MAX_CROP_ASPECT = 100.0
+
+YES_VARIANTS: tuple[str, ...] = ("Yes", "yes")
+NO_VARIANTS: tuple[str, ...] = ("No", "no")
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Anything that scores (crop, query) pairs with a confidence in ``[0, 1]``."""
+
+    def score(self, crops: Sequence[Image.Image], queries: Sequence[str]) -> list[float]:
+        """One confidence per pair: how well the crop satisfies the query (1 = surely yes)."""
+        ...
+
+
+def resolve_yes_no_ids(
+    tokenizer, yes: Sequence[str] = YES_VARIANTS, no: Sequence[str] = NO_VARIANTS
+) -> tuple[list[int], list[int]]:
+    """Token ids of the yes- and no-variants that are single tokens.
+
+    The first variant of each list (``"Yes"``, ``"No"`` by default) is required.
+
+    Returns:
+        ``(yes_ids, no_ids)``, each non-empty, disjoint.
+
+    Raises:
+        ValueError: if a required variant is not a single token, or the two sets overlap.
+    """
+
+    def ids_for(words: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        for i, word in enumerate(words):
+            ids = tokenizer.encode(word, add_special_tokens=False)
+            if len(ids) != 1:
+                if i == 0:
+                    raise ValueError(
+                        f"the verifier needs {word!r} to be one token, but the tokenizer splits it "
+                        f"into {len(ids)}: {ids}"
+                    )
+                continue
+            if ids[0] not in out:
+                out.append(int(ids[0]))
+        return out
+
+    yes_ids, no_ids = ids_for(list(yes)), ids_for(list(no))
+    if set(yes_ids) & set(no_ids):
+        raise ValueError(f"yes and no token ids overlap: {yes_ids} vs {no_ids}")
+    return yes_ids, no_ids
+
+
+def prepare_crop(crop: Image.Image, max_aspect: float = MAX_CROP_ASPECT) -> Image.Image:
+    """RGB crop whose aspect ratio is at most ``max_aspect`` (short side stretched if needed)."""
+    img = to_pil_rgb(crop)
+    w, h = img.size
+    if max(w, h) / min(w, h) > max_aspect:
+        if w > h:
+            img = img.resize((w, max(1, int(round(w / max_aspect)))), Image.BILINEAR)
+        else:
+            img = img.resize((max(1, int(round(h / max_aspect))), h), Image.BILINEAR)
+    return img
+
+
+class LocalVerifier:
+    """In-process transformers verifier: one batched prefill, yes/no next-token confidence.
+
+    Args:
+        model: a loaded Qwen2.5-VL / Qwen3-VL ``*ForConditionalGeneration`` (or a peft model over
+            one), shared or not with a policy.
+        processor: its image-only processor (see :mod:`georeason.models.loading`).
+        max_pixels: pixel budget of each crop (default :data:`DEFAULT_CROP_MAX_PIXELS`, ours).
+        min_pixels: lower pixel bound (None: the processor's own).
+        batch_size: pairs per prefill (default :data:`DEFAULT_BATCH_SIZE`).
+        yes_tokens, no_tokens: answer variants (first of each required to be a single token).
+
+    Raises:
+        ValueError: if the yes/no words are not single tokens, or ``batch_size`` is not positive.
+    """
+
+    def __init__(
+        self,
+        model,
+        processor,
+        max_pixels: int | None = DEFAULT_CROP_MAX_PIXELS,
+        min_pixels: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        yes_tokens: Sequence[str] = YES_VARIANTS,
+        no_tokens: Sequence[str] = NO_VARIANTS,
+    ) -> None:
+        from georeason.models.loading import weights_kind_of
+
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.model = model
+        self.model_name: str = getattr(model.config, "name_or_path", "") or ""
+        self.weights: str = weights_kind_of(model)
+        self.processor = processor
+        self.max_pixels = max_pixels
+        self.min_pixels = min_pixels
+        self.batch_size = int(batch_size)
+        self.yes_ids, self.no_ids = resolve_yes_no_ids(processor.tokenizer, yes_tokens, no_tokens)
+        processor.tokenizer.padding_side = "left"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike,
+        adapter: str | os.PathLike | None = None,
+        max_pixels: int | None = DEFAULT_CROP_MAX_PIXELS,
+        min_pixels: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+        dtype=None,
+    ) -> LocalVerifier:
+        """Load a checkpoint (folder or hub id, optional LoRA adapter) as a verifier.
+
+        Raises:
+            georeason.errors.ModelLoadError: missing folder/id, unsupported arch, bad adapter.
+            ValueError: if ``"Yes"``/``"No"`` are not single tokens of its tokenizer.
+        """
+        from georeason.models.loading import load_model_and_processor
+
+        lm = load_model_and_processor(
+            model, adapter=adapter, max_pixels=None, min_pixels=None, device=device, dtype=dtype
+        )
+        verifier = cls(
+            lm.model,
+            lm.processor,
+            max_pixels=max_pixels,
+            min_pixels=min_pixels,
+            batch_size=batch_size,
+        )
+        verifier.model_name, verifier.weights = lm.model_name, lm.weights
+        return verifier
+
+    @property
+    def device(self):  # -> torch.device
+        return next(self.model.parameters()).device
+
+    def prompt_text(self, query: str) -> str:
+        """The chat-formatted verifier prompt for one query (crop placeholder included)."""
+        return self.processor.apply_chat_template(
+            prompts.verifier_messages(query), tokenize=False, add_generation_prompt=True
+        )
+
+    def yes_no_logits(self, crops: Sequence[Image.Image], queries: Sequence[str]):
+        """Next-token log-scores of the yes- and no-sets for one batch (one prefill).
+
+        Returns:
+            ``(lse_yes, lse_no)``: two float32 CPU tensors of shape ``(B,)``:
+            ``logsumexp`` of the logits over the yes-ids / no-ids at the last prompt position.
+        """
+        import torch
+
+        texts = [self.prompt_text(q) for q in queries]
+        images = [prepare_crop(c) for c in crops]
+        inputs = self.processor(
+            text=texts,
+            images=images,
+            padding=True,
+            return_tensors="pt",
+            **image_size_kwargs(self.processor, self.min_pixels, self.max_pixels),
+        )
+        if "pixel_values" not in inputs:
+            raise RuntimeError("the processor dropped the images (no pixel_values); see DESIGN §4")
+        inputs = inputs.to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(next(self.model.parameters()).dtype)
+        with torch.no_grad():
+            out = self.model(**inputs, use_cache=False, logits_to_keep=1)
+        logits = out.logits[:, -1, :].float()  # (B, V); left padding: last position is real
+        lse_yes = torch.logsumexp(logits[:, self.yes_ids], dim=-1)
+        lse_no = torch.logsumexp(logits[:, self.no_ids], dim=-1)
+        return lse_yes.cpu(), lse_no.cpu()
+
+    def score(self, crops: Sequence[Image.Image], queries: Sequence[str]) -> list[float]:
+        """Confidence that each crop satisfies its query: P(yes) / (P(yes) + P(no)).
+
+        Args:
+            crops: PIL images (any mode; converted to RGB), e.g. RemoteZero's 15%-margin crops.
+            queries: one query per crop.
+
+        Returns:
+            One float in ``[0, 1]`` per pair, in input order (chunks of ``batch_size``).
+
+        Raises:
+            ValueError: if the lengths differ.
+        """
+        import torch
+
+        if len(crops) != len(queries):
+            raise ValueError(f"got {len(crops)} crops but {len(queries)} queries")
+        scores: list[float] = []
+        for start in range(0, len(crops), self.batch_size):
+            lse_yes, lse_no = self.yes_no_logits(
+                crops[start : start + self.batch_size], queries[start : start + self.batch_size]
+            )
+            scores.extend(torch.sigmoid(lse_yes - lse_no).tolist())
+        return [float(min(1.0, max(0.0, s))) for s in scores]

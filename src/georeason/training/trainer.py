@@ -1,0 +1,280 @@
+"""GRPO training on TRL: RemoteZero (format + verification) and RemoteReasoner (IoU + count + format).
+
+Nothing of GRPO is re-implemented here: this module builds TRL's ``GRPOTrainer`` (LoRA via
+peft) from a :class:`~georeason.training.config.TrainConfig`, with georeason's rewards, data and
+logs, and resumes from the last checkpoint of the output folder.
+
+Scale: the same entry point runs under ``accelerate launch`` (DDP, DeepSpeed ZeRO-2/3; see
+``configs/accelerate/``); rollouts can use TRL's vLLM integration by setting
+``grpo: {use_vllm: true, vllm_mode: colocate | server}`` in the config (vLLM is not installed in
+the CPU test environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from georeason.errors import GeoreasonError, UserInputError
+from georeason.rewards import (
+    FrameSpec,
+    format_reward,
+    make_count_reward,
+    make_iou_reward,
+    make_verification_reward,
+)
+from georeason.training.config import TrainConfig
+from georeason.training.data import build_dataset
+from georeason.training.logs import JsonlLogCallback, RecordedReward
+from georeason.training.model_spec import resolve_model
+
+CONFIG_FILE = "georeason_train_config.json"
+
+
+class TrainingStopped(GeoreasonError):
+    """Training stopped on an external failure (e.g. the verifier server went away)."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes:
+        output_dir: the run folder (checkpoints ``checkpoint-N/``, logs, final adapter).
+        adapter_dir: the final LoRA adapter folder (``adapter_config.json`` + weights).
+        merged_dir: the merged full model folder, if ``merge_final`` was set.
+        global_step: optimizer steps done in total.
+        resumed_from: the checkpoint the run resumed from, or None.
+    """
+
+    output_dir: Path
+    adapter_dir: Path
+    merged_dir: Path | None
+    global_step: int
+    resumed_from: str | None
+
+
+def frame_spec_for(processor: Any, arch: str) -> FrameSpec:
+    """The policy's answer frame and resize rule, read from its processor.
+
+    ``factor`` = patch size x merge size; the pixel budget = the image processor's ``size``
+    (``shortest_edge``/``longest_edge`` are pixel counts in the Qwen-VL processors).
+    """
+    from georeason.models.loading import FRAME_BY_ARCH
+
+    ip = processor.image_processor
+    size = ip.size
+    return FrameSpec(
+        frame=FRAME_BY_ARCH[arch],
+        min_pixels=int(size["shortest_edge"]),
+        max_pixels=int(size["longest_edge"]),
+        factor=int(ip.patch_size) * int(ip.merge_size),
+    )
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder of a run, or None.
+
+    Complete = it holds ``trainer_state.json``, which the HF Trainer writes last; a folder left
+    half-written by a killed run is skipped (transformers' ``get_last_checkpoint`` would pick it).
+    """
+    path = Path(output_dir)
+    if not path.is_dir():
+        return None
+    found = []
+    for child in path.iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", child.name)
+        if match and child.is_dir() and (child / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), child))
+    return str(max(found)[1]) if found else None
+
+
+def _device_for_verifier(config: TrainConfig) -> str:
+    import torch
+
+    if config.grpo.get("use_cpu") or not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+
+
+def build_verifier(config: TrainConfig, policy_model_path: str):
+    """RemoteZero's verifier V from ``config.verifier`` (see :class:`VerifierConfig`).
+
+    ``initial_policy`` loads a second, frozen copy of the policy checkpoint (before LoRA): the
+    self-evolution verifier of round 1 (ours: a separate copy is simple and keeps V fixed while
+    the policy trains; for large models serve it with ``georeason serve-verifier`` instead).
+    """
+    vc = config.verifier
+    if vc.kind == "http":
+        from georeason.models.verifier_http import HTTPVerifier
+
+        return HTTPVerifier(
+            vc.url,
+            vc.model,
+            timeout=vc.timeout,
+            max_retries=vc.max_retries,
+            backoff=vc.backoff,
+            max_concurrency=vc.max_concurrency,
+        )
+    from georeason.models.verifier import LocalVerifier
+
+    model = policy_model_path if vc.kind == "initial_policy" else resolve_model(vc.model)
+    verifier = LocalVerifier.from_pretrained(
+        model,
+        adapter=vc.adapter,
+        max_pixels=vc.max_pixels,
+        batch_size=vc.batch_size,
+        device=_device_for_verifier(config),
+        dtype=config.dtype,
+    )
+    verifier.model.requires_grad_(False)
+    return verifier
+
+
+def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -> list[Any]:
+    """The reward functions, in the order of ``config.reward_weights``."""
+    rewards = []
+    for name in config.reward_weights:
+        if name == "format":
+            rewards.append(format_reward)
+        elif name == "iou":
+            rewards.append(make_iou_reward(frame))
+        elif name == "count":
+            rewards.append(make_count_reward(frame))
+        elif name == "verification":
+            if verifier is None:
+                raise UserInputError("the verification reward needs a verifier")
+            vc = config.verifier
+            rewards.append(
+                make_verification_reward(
+                    verifier,
+                    frame=frame,
+                    margin_ratio=vc.margin_ratio,
+                    area_penalty_weight=vc.area_penalty_weight,
+                    area_threshold=vc.area_threshold,
+                    aggregate=vc.aggregate,
+                )
+            )
+    return rewards
+
+
+def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
+    """Construct TRL's ``GRPOTrainer`` for a config (model, processor, data, rewards, LoRA, logs).
+
+    Raises:
+        UserInputError: invalid config values (including unknown ``grpo`` keys).
+        georeason.errors.ModelLoadError: the policy or verifier checkpoint cannot be loaded.
+    """
+    import dataclasses
+
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    from georeason.models.loading import load_model_and_processor
+
+    grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    kwargs = config.grpo_kwargs()
+    unknown = sorted(set(kwargs) - grpo_fields)
+    if unknown:
+        raise UserInputError(f"unknown grpo option(s) {unknown} (not fields of trl.GRPOConfig)")
+    try:
+        args = GRPOConfig(**kwargs)  # before loading the model: DeepSpeed ZeRO-3 needs it first
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(f"invalid grpo options: {exc}") from None
+
+    model_path = resolve_model(config.model)
+    loaded = load_model_and_processor(
+        model_path,
+        max_pixels=config.max_pixels,
+        min_pixels=config.min_pixels,
+        device="cpu",
+        dtype=config.dtype,
+    )
+    model, processor = loaded.model.train(), loaded.processor
+    frame = frame_spec_for(processor, loaded.arch)
+
+    verifier = None
+    if "verification" in config.reward_weights:
+        verifier = build_verifier(config, model_path)
+    out = Path(config.output_dir)
+    rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
+    dataset = build_dataset(
+        config.data, frame.frame, need_boxes=config.mode == "remotereasoner"
+    )
+    lora = LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=lora,
+        callbacks=[JsonlLogCallback(out / "train_log.jsonl")],
+    )
+    trainer.georeason_verifier = verifier
+    return trainer
+
+
+def merge_adapter(base_model: str, adapter_dir: str | Path, out_dir: str | Path) -> Path:
+    """Merge a LoRA adapter into its base model and save a full model folder with its processor.
+
+    The folder loads like any checkpoint (``georeason locate --model OUT``).
+    """
+    from georeason.models.loading import load_model_and_processor
+
+    loaded = load_model_and_processor(resolve_model(base_model), adapter=adapter_dir, device="cpu")
+    merged = loaded.model.merge_and_unload()
+    out = Path(out_dir)
+    merged.save_pretrained(str(out))
+    loaded.processor.save_pretrained(str(out))
+    src = Path(resolve_model(base_model)) / "georeason.json"
+    if src.is_file():  # keep the "random weights" marker of tiny models
+        (out / "georeason.json").write_text(src.read_text())
+    return out
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train (or resume) a run; save the final adapter into ``output_dir``.
+
+    A rerun on a folder that holds ``checkpoint-N`` resumes from the newest one (optimizer,
+    scheduler, RNG and data position included: the same data order).
+
+    Raises:
+        TrainingStopped: the verifier server stayed unreachable; the message names the last
+            checkpoint and how to resume. No reward is ever silently replaced by 0.
+    """
+    from georeason.models.verifier_http import VerifierUnavailableError
+
+    out = Path(config.output_dir)
+    resume = last_checkpoint(out)
+    trainer = build_trainer(config)
+    if trainer.is_world_process_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except VerifierUnavailableError as exc:
+        last = last_checkpoint(out)
+        where = f"the last checkpoint is {last}" if last else "no checkpoint was written yet"
+        raise TrainingStopped(
+            f"training stopped at step {trainer.state.global_step}: {exc}; {where}; rerun the "
+            "same command to resume"
+        ) from exc
+    trainer.save_model(str(out))  # the final LoRA adapter (adapter_config.json + weights)
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(str(out))
+    merged = None
+    trainer.accelerator.wait_for_everyone()
+    if config.merge_final and trainer.is_world_process_zero():
+        merged = merge_adapter(config.model, out, out / "merged")
+    return TrainResult(out, out, merged, int(trainer.state.global_step), resume)

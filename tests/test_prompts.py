@@ -1,0 +1,65 @@
+"""Prompt templates: content, frames, chat-message structure."""
+
+from __future__ import annotations
+
+import pytest
+
+from georeason import prompts
+from georeason.parsing import parse_completion
+
+
+def test_policy_prompt_contains_query_tags_and_box_formats():
+    text = prompts.policy_prompt("  where could victims be resettled?  ", "resized_px")
+    assert text.startswith("where could victims be resettled?\n")
+    for piece in (
+        "<think>",
+        "</think>",
+        "<answer>",
+        "</answer>",
+        "[x1,y1,x2,y2]",
+        "[[x1,y1,x2,y2],[x1,y1,x2,y2]]",
+        "[]",
+    ):
+        assert piece in text
+
+
+def test_policy_prompt_names_the_frame_of_the_architecture():
+    px = prompts.policy_prompt("ships", "resized_px")
+    norm = prompts.policy_prompt("ships", "norm1000")
+    assert prompts.FRAME_DESCRIPTIONS["resized_px"] in px
+    assert prompts.FRAME_DESCRIPTIONS["norm1000"] in norm
+    assert "0-1000" in norm and "0-1000" not in px
+    assert "pixels" in px
+
+
+def test_policy_prompt_rejects_unknown_frame():
+    with pytest.raises(ValueError, match="unknown model frame"):
+        prompts.policy_prompt("ships", "xywh")
+
+
+def test_policy_prompt_example_is_in_the_format_the_parser_accepts():
+    # The format line shown to the model must itself satisfy the strict format reward.
+    example = prompts.POLICY_TEMPLATE.split("Output format: ")[1].replace("x1,y1,x2,y2", "1,2,3,4")
+    res = parse_completion(example)
+    assert res.format_ok and res.boxes == [[1.0, 2.0, 3.0, 4.0]]
+
+
+def test_verifier_prompt_exact_text():
+    assert prompts.verifier_prompt(" a tennis court ") == (
+        "Request: a tennis court\nDoes this image region match the request? Answer Yes or No."
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "needle"),
+    [
+        (lambda q: prompts.policy_messages(q, "norm1000"), "<answer>"),
+        (prompts.verifier_messages, "Answer Yes or No."),
+    ],
+)
+def test_messages_put_one_image_before_the_text(build, needle):
+    msgs = build("storage tanks")
+    assert len(msgs) == 1 and msgs[0]["role"] == "user"
+    content = msgs[0]["content"]
+    assert [c["type"] for c in content] == ["image", "text"]
+    assert "storage tanks" in content[1]["text"] and needle in content[1]["text"]

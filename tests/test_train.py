@@ -1,0 +1,300 @@
+"""``georeason train``: config, data, GRPO on TRL with the tiny models, resume, HTTP verifier,
+two processes. A random policy almost never writes a parsable box, so these tests check wiring,
+checkpoints, logs and exact reward values, not learning."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from georeason import cli
+from georeason.errors import UserInputError
+from georeason.training.config import DEFAULT_REWARD_WEIGHTS, config_from_dict, load_config
+from georeason.training.data import build_dataset
+from georeason.training.logs import read_jsonl
+from georeason.training.trainer import last_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_REASONER = ROOT / "configs" / "tiny_remotereasoner.yaml"
+TINY_ZERO = ROOT / "configs" / "tiny_remotezero.yaml"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+    env.pop("GEOREASON_DEBUG", None)
+    return env
+
+
+def _rollout_ids(out: Path) -> dict[int, list[str]]:
+    """Last logged ids per step (a step interrupted by a kill is logged again on resume)."""
+    ids: dict[int, list[str]] = {}
+    for rec in read_jsonl(out / "rollouts" / "rank0.jsonl"):
+        ids[rec["step"]] = rec["ids"]
+    return ids
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_tiny_configs_load_with_overrides():
+    cfg = load_config(TINY_REASONER, ["output_dir=/tmp/x", "grpo.max_steps=7", "lora.r=4"])
+    assert cfg.mode == "remotereasoner" and cfg.output_dir == "/tmp/x"
+    assert cfg.lora.r == 4 and cfg.grpo["max_steps"] == 7
+    kwargs = cfg.grpo_kwargs()
+    assert kwargs["reward_weights"] == [1.0, 1.0, 1.0] and kwargs["num_generations"] == 4
+    zero = load_config(
+        TINY_ZERO, ["verifier.kind=http", "verifier.url=http://h:1/v1", "verifier.model=v"]
+    )
+    assert list(zero.reward_weights) == ["format", "verification"]
+    assert zero.verifier.margin_ratio == 0.15
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"mode": "remotezero", "model": "m"}, "output_dir"),
+        ({"mode": "zero", "model": "m", "output_dir": "o"}, "mode must be"),
+        ({"mode": "remotezero", "model": "m", "output_dir": "o", "lora": {"rank": 8}}, "rank"),
+        (
+            {"mode": "remotezero", "model": "m", "output_dir": "o", "reward_weights": {"iou": 1}},
+            "no box annotations",
+        ),
+        (
+            {
+                "mode": "remotereasoner",
+                "model": "m",
+                "output_dir": "o",
+                "reward_weights": {"verification": 1},
+            },
+            "remotezero",
+        ),
+        (
+            {"mode": "remotezero", "model": "m", "output_dir": "o", "verifier": {"kind": "http"}},
+            "verifier.url",
+        ),
+    ],
+)
+def test_invalid_configs_are_rejected(raw, message):
+    with pytest.raises(UserInputError, match=message):
+        config_from_dict(raw)
+
+
+def test_default_rewards_follow_the_papers():
+    cfg = config_from_dict({"mode": "remotereasoner", "model": "m", "output_dir": "o"})
+    assert cfg.reward_weights == DEFAULT_REWARD_WEIGHTS["remotereasoner"]
+    assert list(cfg.reward_weights) == ["iou", "count", "format"]
+
+
+def test_unknown_grpo_option_is_rejected(tmp_path, tiny_qwen25vl_dir):
+    from georeason.training.trainer import build_trainer
+
+    cfg = load_config(
+        TINY_REASONER,
+        [f"output_dir={tmp_path}", f"model={tiny_qwen25vl_dir}", "grpo.num_generatoins=2"],
+    )
+    with pytest.raises(UserInputError, match="num_generatoins"):
+        build_trainer(cfg)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def test_dataset_follows_trl_vlm_contract(samples_dir):
+    cfg = load_config(TINY_REASONER)
+    ds = build_dataset(cfg.data, "resized_px", need_boxes=True)
+    assert len(ds) == 7
+    row = ds[0]
+    assert row["prompt"][0]["role"] == "user" and row["query"] in row["prompt"][0]["content"]
+    assert row["image"].mode == "RGB" and row["image"].size == (800, 800)  # dior_00001.jpg
+    assert row["boxes_xyxy_px"] == [[133.0, 237.0, 684.0, 672.0]]
+    geotiff = next(r for r in ds if r["id"] == "spacenet_atlanta_buildings")  # uint16 GeoTIFF
+    assert geotiff["image"].mode == "RGB"
+
+
+def test_jsonl_data_without_boxes_is_refused_in_remotereasoner_mode(tmp_path, samples_dir):
+    data = tmp_path / "d.jsonl"
+    image = samples_dir / "images" / "dior_00001.jpg"
+    data.write_text(json.dumps({"image": str(image), "query": "a golf course"}) + "\n")
+    cfg = config_from_dict(
+        {"mode": "remotezero", "model": "m", "output_dir": "o", "data": {"path": str(data)}}
+    )
+    assert len(build_dataset(cfg.data, "norm1000", need_boxes=False)) == 1
+    with pytest.raises(UserInputError, match="boxes_xyxy_px"):
+        build_dataset(cfg.data, "norm1000", need_boxes=True)
+    data.write_text(json.dumps({"image": "missing.png", "query": "q"}) + "\n")
+    with pytest.raises(UserInputError, match="not found"):
+        build_dataset(cfg.data, "norm1000", need_boxes=False)
+
+
+def test_last_checkpoint_skips_half_written_folders(tmp_path):
+    assert last_checkpoint(tmp_path / "none") is None
+    for n in (2, 10):
+        (tmp_path / f"checkpoint-{n}").mkdir()
+        (tmp_path / f"checkpoint-{n}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-12").mkdir()  # killed while saving
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_tiny_model_reference_is_built_once(tmp_path, monkeypatch):
+    from georeason.training.model_spec import resolve_model
+
+    monkeypatch.setenv("GEOREASON_CACHE", str(tmp_path))
+    folder = resolve_model("tiny:qwen3_vl")
+    assert (Path(folder) / "config.json").is_file() and "qwen3_vl-seed0" in folder
+    assert resolve_model("tiny:qwen3_vl") == folder
+    assert resolve_model("Qwen/Qwen3-VL-8B-Instruct") == "Qwen/Qwen3-VL-8B-Instruct"
+    with pytest.raises(UserInputError):
+        resolve_model("tiny:llava")
+
+
+# --- training runs -------------------------------------------------------------------------------
+
+
+def _train_args(out: Path, model: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--config",
+        str(TINY_REASONER),
+        "--output-dir",
+        str(out),
+        "--model",
+        str(model),
+        "--max-steps",
+        "3",
+        "--save-steps",
+        "1",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def reasoner_run(tmp_path_factory, tiny_qwen25vl_dir):
+    out = tmp_path_factory.mktemp("reasoner")
+    assert cli.main(_train_args(out, tiny_qwen25vl_dir, "--set", "merge_final=true")) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_remotereasoner_run_writes_adapter_logs_and_checkpoints(reasoner_run):
+    out = reasoner_run
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+    assert [Path(last_checkpoint(out)).name] == ["checkpoint-3"]
+    log = [r for r in read_jsonl(out / "train_log.jsonl") if "reward" in r]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    for key in (
+        "rewards/iou_reward/mean",
+        "rewards/iou_reward/std",
+        "rewards/count_reward/mean",
+        "rewards/format_reward/mean",
+        "parse_failure_rate",
+    ):
+        assert key in log[0], key
+    assert list((out / "runs").rglob("events.out.tfevents.*"))  # TensorBoard
+    rollouts = read_jsonl(out / "rollouts" / "rank0.jsonl")
+    assert {r["reward"] for r in rollouts} == {"iou_reward", "count_reward", "format_reward"}
+    assert all(len(r["ids"]) == 4 and len(set(r["ids"])) == 1 for r in rollouts)  # 4 generations
+    saved = json.loads((out / "georeason_train_config.json").read_text())
+    assert saved["mode"] == "remotereasoner"
+
+
+@pytest.mark.slow
+def test_locate_loads_trained_adapter_and_merged_model(
+    reasoner_run, tiny_qwen25vl_dir, samples_dir, tmp_path
+):
+    image = str(samples_dir / "images" / "dior_00001.jpg")
+    common = [image, "a golf course", "--segmenter", "box", "--max-new-tokens", "8"]
+    assert (
+        cli.main(
+            [
+                "locate",
+                *common,
+                "--model",
+                str(tiny_qwen25vl_dir),
+                "--adapter",
+                str(reasoner_run),
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "locate",
+                *common,
+                "--model",
+                str(reasoner_run / "merged"),
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "a" / "result.json").is_file() and (tmp_path / "m" / "result.json").is_file()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_last_checkpoint_with_same_data_order(
+    reasoner_run, tiny_qwen25vl_dir, tmp_path
+):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "georeason.cli", *_train_args(out, tiny_qwen25vl_dir)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint-1" / "trainer_state.json").is_file():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    interrupted_at = Path(last_checkpoint(out)).name
+    assert interrupted_at in ("checkpoint-1", "checkpoint-2")
+
+    assert cli.main(_train_args(out, tiny_qwen25vl_dir)) == 0
+    assert Path(last_checkpoint(out)).name == "checkpoint-3"
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    assert _rollout_ids(out) == _rollout_ids(reasoner_run)  # same prompts at every step
+
+
+@pytest.mark.slow
+def test_two_processes_with_accelerate_launch(tiny_qwen25vl_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "configs" / "accelerate" / "cpu_2proc.yaml"),
+        "--main_process_port",
+        "0",
+        "-m",
+        "georeason.cli",
+        *_train_args(out, tiny_qwen25vl_dir)[:-4],
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "2",
+    ]
+    result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert Path(last_checkpoint(out)).name == "checkpoint-2"
+    rank0, rank1 = (read_jsonl(out / "rollouts" / f"rank{r}.jsonl") for r in (0, 1))
+    assert [r["step"] for r in rank0 if r["reward"] == "iou_reward"] == [1, 2]
+    assert [r["step"] for r in rank1 if r["reward"] == "iou_reward"] == [1, 2]
+    # the two processes roll out different prompts of the same global batch
+    assert rank0[0]["ids"] != rank1[0]["ids"]
+    assert result.stdout.count("trained 2 steps") == 1
