@@ -106,23 +106,36 @@ def dota_obb_sets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
             polys.setdefault(f[8], []).append(np.array(f[:8], dtype=float).reshape(4, 2))
     out = []
     for cls, plist in sorted(polys.items()):
-        gt = np.zeros((h, w), np.uint8)
+        instances = []
         for pts in plist:
-            cv2.fillPoly(gt, [np.round((pts - 0.5) * 8).astype(np.int32)], 1, shift=3)
+            inst = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(inst, [np.round((pts - 0.5) * 8).astype(np.int32)], 1, shift=3)
+            instances.append(inst > 0)
+        gt = union_of_masks(instances, h, w)
         boxes = np.array(
             [[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in plist]
         )
-        out.append((f"dota_P1888_{cls} (OBB)", rgb, gt > 0, boxes))
+        out.append((f"dota_P1888_{cls} (OBB)", rgb, gt, boxes, instances))
     return out
 
 
-def evaluate(segmenter, rgb: np.ndarray, gt: np.ndarray, boxes: np.ndarray) -> dict:
-    """Union IoU and time per box of one segmenter on one mask set."""
+def evaluate(
+    segmenter,
+    rgb: np.ndarray,
+    gt: np.ndarray,
+    boxes: np.ndarray,
+    instances: list[np.ndarray] | None = None,
+) -> dict:
+    """Union IoU, time per box and (with instance masks) mean per-instance IoU of one set."""
     t0 = time.perf_counter()
     masks = segmenter.segment(rgb, boxes)
     dt = time.perf_counter() - t0
     union = union_of_masks(masks, *gt.shape)
-    return {"iou": mask_iou(union, gt), "ms_per_box": 1000.0 * dt / max(len(boxes), 1)}
+    out = {"iou": mask_iou(union, gt), "ms_per_box": 1000.0 * dt / max(len(boxes), 1)}
+    if instances is not None:
+        ious = [mask_iou(m, g) for m, g in zip(masks, instances, strict=True)]
+        out["instance_iou"] = float(np.mean(ious))
+    return out
 
 
 def main() -> None:
@@ -142,10 +155,11 @@ def main() -> None:
 
     def run(sets) -> dict[str, dict[str, dict]]:
         res: dict[str, dict[str, dict]] = {}
-        for sid, rgb, gt, boxes in sets:
+        for sid, rgb, gt, boxes, *inst in sets:
             res[sid] = {}
             for key, seg in segmenters.items():
-                res[sid][key] = evaluate(seg, rgb, gt, boxes) | {"num_boxes": len(boxes)}
+                r = evaluate(seg, rgb, gt, boxes, inst[0] if inst else None)
+                res[sid][key] = r | {"num_boxes": len(boxes)}
                 r = res[sid][key]
                 print(f"{sid:<34} {key:<20} IoU {r['iou']:.4f}  {r['ms_per_box']:.1f} ms/box")
         return res
@@ -191,15 +205,27 @@ def main() -> None:
     )
     lines += [
         "",
-        "Held-out check (not used while designing the default segmenter): DOTA oriented boxes "
-        "rasterised as pseudo-masks; coarser than real masks.",
+        "Secondary check (no constant was chosen on it): DOTA oriented boxes rasterised as "
+        "pseudo-masks. Union IoU favours box-filling here: each box is exactly the hull of its "
+        "oriented box, and packed vehicles' boxes cover each other's gaps. Mean per-instance "
+        "IoU (each box's mask against its own oriented box) is given as well.",
         "",
-        "| set | boxes | " + " | ".join(f"{k} IoU" for k in names) + " |",
-        "|---|---|" + "---|" * len(names),
+        "| set | boxes | "
+        + " | ".join(f"{k} IoU" for k in names)
+        + " | "
+        + " | ".join(f"{k} instance IoU" for k in names)
+        + " |",
+        "|---|---|" + "---|" * (2 * len(names)),
     ]
     for sid, row in held_out.items():
         n = next(iter(row.values()))["num_boxes"]
-        lines.append(f"| {sid} | {n} | " + " | ".join(f"{row[k]['iou']:.4f}" for k in names) + " |")
+        lines.append(
+            f"| {sid} | {n} | "
+            + " | ".join(f"{row[k]['iou']:.4f}" for k in names)
+            + " | "
+            + " | ".join(f"{row[k]['instance_iou']:.4f}" for k in names)
+            + " |"
+        )
     if any(s.startswith("sam2-random") for s in names):
         lines += ["", "`sam2-random-weights` is a tiny random-weight model (wiring check only)."]
     RESULTS.mkdir(parents=True, exist_ok=True)

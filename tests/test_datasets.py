@@ -30,10 +30,16 @@ def test_generator_is_deterministic(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.main(tmp_path)
-    for rel in ["earthreason/test/QAs/er_a.json", "dior_rsvg/Annotations/00003.xml",
-                "geozero/test.json", "dota/val/labelTxt/P0001.txt", "jsonl/queries.jsonl",
-                "rrsisd/rrsisd/instances.json", "earthreason/test/labels/er_a.png",
-                "isaid/val/Semantic_masks/images/P0007_instance_color_RGB.png"]:
+    for rel in [
+        "earthreason/test/QAs/er_a.json",
+        "dior_rsvg/Annotations/00003.xml",
+        "geozero/test.json",
+        "dota/val/labelTxt/P0001.txt",
+        "jsonl/queries.jsonl",
+        "rrsisd/rrsisd/instances.json",
+        "earthreason/test/labels/er_a.png",
+        "isaid/val/Semantic_masks/images/P0007_instance_color_RGB.png",
+    ]:
         assert (tmp_path / rel).read_bytes() == (DATA / rel).read_bytes(), rel
 
 
@@ -231,8 +237,10 @@ def test_isaid_real_sample(tmp_path, records):
     with pytest.raises(D.DatasetNotFoundError, match="P0004_instance_color_RGB"):
         D.ISAID(tmp_path / "isaid", "val")
     for kind in ("color", "id"):
-        shutil.copy(SAMPLES_DIR / f"annotations/isaid_P0004_instance_{kind}_RGB.png",
-                    base / f"P0004_instance_{kind}_RGB.png")
+        shutil.copy(
+            SAMPLES_DIR / f"annotations/isaid_P0004_instance_{kind}_RGB.png",
+            base / f"P0004_instance_{kind}_RGB.png",
+        )
     ds = D.ISAID(tmp_path / "isaid", "val")
     for s, rid in zip(ds, ["isaid_P0004_trailers", "isaid_P0004_cars"], strict=True):
         ref = records[rid]
@@ -272,8 +280,15 @@ def test_jsonl_errors(tmp_path):
 
 
 def test_build_dataset_names():
-    assert set(D.DATASETS) == {"earthreason", "dior_rsvg", "rrsisd", "geozero", "dota", "isaid",
-                               "jsonl"}
+    assert set(D.DATASETS) == {
+        "earthreason",
+        "dior_rsvg",
+        "rrsisd",
+        "geozero",
+        "dota",
+        "isaid",
+        "jsonl",
+    }
     assert isinstance(D.build_dataset("DIOR-RSVG", DATA / "dior_rsvg"), D.DIORRSVG)
     with pytest.raises(UserInputError, match="unknown dataset"):
         D.build_dataset("refcoco", DATA)

@@ -160,6 +160,51 @@ def test_accuracy_counts_iou_equal_to_tau():
     assert math.isnan(M.accuracy_at([], 0.5))
 
 
+def _raster_iou(a, b) -> float:
+    """IoU of two integer boxes by counting pixels (independent of any box formula)."""
+    a, b = np.asarray(a) + 20, np.asarray(b) + 20  # keep slices non-negative
+    w = int(max(a[2], b[2])) + 1
+    h = int(max(a[3], b[3])) + 1
+    ma = np.zeros((h, w), bool)
+    mb = np.zeros((h, w), bool)
+    ma[int(a[1]) : int(a[3]), int(a[0]) : int(a[2])] = True
+    mb[int(b[1]) : int(b[3]), int(b[0]) : int(b[2])] = True
+    union = (ma | mb).sum()
+    return float((ma & mb).sum() / union) if union else 0.0
+
+
+def _bruteforce_matched(pred, gt) -> float:
+    """Best one-to-one assignment by enumerating every injective map, summed IoU / len(gt)."""
+    import itertools
+
+    k = min(len(pred), len(gt))
+    best = 0.0
+    for gi in itertools.permutations(range(len(gt)), k):
+        for pi in itertools.permutations(range(len(pred)), k):
+            best = max(best, sum(_raster_iou(pred[p], gt[g]) for p, g in zip(pi, gi, strict=True)))
+    return best / len(gt)
+
+
+def test_box_metrics_match_bruteforce_on_real_boxes(sample_records_list):
+    rng = np.random.default_rng(0)
+    records = {r["id"]: r for r in sample_records_list}
+    ious = []
+    for rid in ("dota_P1888_buses", "isaid_P0004_trailers", "isaid_P0004_cars", "dior_00001_rsvg"):
+        boxes = np.asarray(records[rid]["gt_boxes"], dtype=float)
+        for trial in range(4):
+            gt = boxes[rng.choice(len(boxes), size=min(3, len(boxes)), replace=False)]
+            shift = rng.integers(-6, 7, size=(len(gt), 4)).astype(float)
+            pred = gt + shift
+            pred[:, 2:] = np.maximum(pred[:, 2:], pred[:, :2] + 1)
+            pred = pred[: max(1, len(gt) - trial % 2)]  # sometimes one prediction short
+            ours = M.box_sample_iou(pred, gt, mode="matched")
+            assert ours == pytest.approx(_bruteforce_matched(pred, gt), abs=1e-12), rid
+            one = M.box_sample_iou(pred[:1], gt[:1])
+            assert one == pytest.approx(_raster_iou(pred[0], gt[0]), abs=1e-12)
+            ious.append(one)
+    assert M.accuracy_at(ious, 0.5) == pytest.approx(sum(v >= 0.5 for v in ious) / len(ious))
+
+
 # --------------------------------------------------------------------------------------------
 # Hand-computed cases: masks
 # --------------------------------------------------------------------------------------------
@@ -363,8 +408,9 @@ def test_contour_metrics_match_bruteforce_on_real_masks(real_masks, name, rows, 
 def test_contour_metrics_match_bruteforce_on_segearth_canvas(real_masks):
     gt = M.apply_protocol(real_masks["buildings"], "segearth1024")
     pred = M.apply_protocol(perturbations(real_masks["buildings"], 3)["shift"], "segearth1024")
-    ours = M.contour_sample_score(pred, gt)
     ref = ref_contour(pred, gt)
-    assert ours.f1 == pytest.approx(ref["f1"])
-    assert ours.asd == pytest.approx(ref["asd"], rel=1e-5)
-    assert ours.hd == pytest.approx(ref["hd"], rel=1e-5)
+    for method in M.DISTANCE_METHODS:
+        ours = M.contour_sample_score(pred, gt, distance_method=method)
+        assert ours.f1 == pytest.approx(ref["f1"])
+        assert ours.asd == pytest.approx(ref["asd"], rel=1e-5)
+        assert ours.hd == pytest.approx(ref["hd"], rel=1e-5)

@@ -80,15 +80,31 @@ def test_flat_image_falls_back_to_box():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["uniform_rgb", "gaussian_grey"])
 @pytest.mark.parametrize("size", [(12, 10), (40, 50), (100, 30), (160, 160)])
-def test_pure_noise_falls_back_to_box(seed, size):
+def test_pure_noise_falls_back_to_box(seed, kind, size):
     rng = np.random.default_rng(seed)
-    rgb = rng.integers(0, 256, (220, 220, 3), dtype=np.uint8)
+    if kind == "uniform_rgb":
+        rgb = rng.integers(0, 256, (220, 220, 3), dtype=np.uint8)
+    else:
+        grey = np.clip(rng.normal(128, 25, (220, 220, 1)), 0, 255).astype(np.uint8)
+        rgb = np.repeat(grey, 3, axis=2)
     w, h = size
     box = np.array([30.0, 30.0, 30.0 + w, 30.0 + h])
     mask, fit = ShapeFitSegmenter().segment_box(rgb, box)
     assert fit.kind == "box" and fit.gain_nats < MIN_GAIN_NATS
     np.testing.assert_array_equal(mask, box_to_mask(box, 220, 220))
+
+
+def test_large_box_is_fitted_on_a_downsampled_crop_and_rendered_full_size():
+    gt = np.zeros((900, 900), np.uint8)
+    cv2.fillPoly(gt, [np.round(cv2.boxPoints(((450, 450), (700, 150), 20))).astype(np.int32)], 1)
+    rgb = _noisy(np.where(gt[..., None] > 0, 220, 50).astype(np.uint8).repeat(3, axis=2))
+    box = _box_of(gt)
+    mask, fit = ShapeFitSegmenter().segment_box(rgb, box)
+    assert fit.kind == "rotated_rect" and fit.angle_deg == pytest.approx(20, abs=1.0)
+    assert mask.shape == (900, 900) and mask_iou(mask, gt > 0) > 0.93
+    assert not (mask & ~box_to_mask(box, 900, 900)).any()
 
 
 @pytest.mark.parametrize("angle", [30.0, -30.0, 8.0])

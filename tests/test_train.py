@@ -298,3 +298,91 @@ def test_two_processes_with_accelerate_launch(tiny_qwen25vl_dir, tmp_path):
     # the two processes roll out different prompts of the same global batch
     assert rank0[0]["ids"] != rank1[0]["ids"]
     assert result.stdout.count("trained 2 steps") == 1
+
+
+# --- RemoteZero through the HTTP verifier -------------------------------------------------------
+
+ANSWER_BOX = "<think>ok</think><answer>[[100,100,300,300]]</answer>"
+ANSWER_FULL = "<think>ok</think><answer>[[0,0,1000,1000]]</answer>"
+
+
+class FailAfterCheckpoint:
+    """Wraps the real tiny verifier; fails (HTTP 500 on the server) once ``marker`` exists, to
+    simulate a verifier server that dies after a checkpoint."""
+
+    def __init__(self, verifier, marker: Path):
+        self.verifier = verifier
+        self.marker = marker
+
+    def score(self, crops, queries):
+        if self.marker.is_file():
+            raise RuntimeError("verifier GPU lost")
+        return self.verifier.score(crops, queries)
+
+
+@pytest.mark.slow
+def test_remotezero_trains_against_http_verifier_and_stops_cleanly(tiny_qwen3vl_dir, tmp_path):
+    from georeason.data import SAMPLES_DIR, sample_records
+    from georeason.io import read_image
+    from georeason.models.verifier import LocalVerifier
+    from georeason.models.verifier_server import VerifierServer
+    from georeason.rewards import crop_for_verifier
+    from georeason.training.scripted import scripted_answer_bias
+    from georeason.training.trainer import TrainingStopped, train
+
+    local = LocalVerifier.from_pretrained(tiny_qwen3vl_dir, device="cpu", max_pixels=65536)
+    out = tmp_path / "zero"
+    server = VerifierServer(
+        FailAfterCheckpoint(local, out / "checkpoint-2" / "trainer_state.json"), "tiny", port=0
+    ).start()
+    try:
+        cfg = load_config(
+            TINY_ZERO,
+            [
+                f"output_dir={out}",
+                f"model={tiny_qwen3vl_dir}",
+                "grpo.max_steps=3",
+                "grpo.save_steps=1",
+                "verifier.kind=http",
+                f"verifier.url={server.base_url}",
+                "verifier.model=tiny",
+                "verifier.max_retries=1",
+                "verifier.backoff=0.01",
+            ],
+        )
+        # steer the random policy to two answers so that crops are really verified
+        bias = scripted_answer_bias(local.processor.tokenizer, [ANSWER_BOX, ANSWER_FULL])
+        cfg.grpo["generation_kwargs"] = {"sequence_bias": bias}
+        cfg.grpo["max_completion_length"] = 40
+        with pytest.raises(TrainingStopped, match="step 2.*checkpoint-2.*rerun"):
+            train(cfg)
+    finally:
+        server.shutdown()
+
+    # the rewards of steps 1-2 are the verifier's confidences on the context crops, minus the
+    # area penalty (0 for the 4%-area box, 0.7 for the full image)
+    records = {r["id"]: r for r in sample_records()}
+    rollouts = [
+        r
+        for r in read_jsonl(out / "rollouts" / "rank0.jsonl")
+        if r["reward"] == "verification_reward"
+    ]
+    assert [r["step"] for r in rollouts] == [1, 2]
+    seen = set()
+    for rec in rollouts:
+        image = read_image(SAMPLES_DIR / records[rec["ids"][0]]["image"]).pil()
+        w, h = image.size
+        box = crop_for_verifier(image, [0.1 * w, 0.1 * h, 0.3 * w, 0.3 * h], 0.15)
+        query = records[rec["ids"][0]]["query"]
+        conf_box, conf_full = local.score([box, image], [query, query])
+        for value in rec["values"]:
+            if value == pytest.approx(conf_box, abs=1e-4):
+                seen.add("box")
+            else:
+                assert value == pytest.approx(conf_full - 0.7, abs=1e-4)
+                seen.add("full")
+    assert seen == {"box", "full"}
+    log = [r for r in read_jsonl(out / "train_log.jsonl") if "reward" in r]
+    assert all(0.0 < r["verifier_confidence"] < 1.0 for r in log)
+    assert any(r["reward_std"] > 0 for r in log)
+    assert log[0]["box_area_ratio"] >= 0.04

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve_verifier",
     "eval",
     "convert",
+    "toyworld",
 )
 
 

@@ -210,6 +210,21 @@ def crop_window_px(box_xyxy: Sequence[float], width: int, height: int) -> tuple[
     return left, top, right, bottom
 
 
+def _model_to_original_scale(
+    frame: ModelFrame, original_hw: tuple[int, int], resized_hw: tuple[int, int] | None
+) -> tuple[float, float]:
+    """``(sx, sy)`` such that ``x_original = sx * x_model`` and ``y_original = sy * y_model``."""
+    h, w = original_hw
+    if frame == "norm1000":
+        return w / 1000.0, h / 1000.0
+    if frame == "resized_px":
+        if resized_hw is None:
+            raise ValueError("resized_hw is required for the 'resized_px' frame")
+        rh, rw = resized_hw
+        return w / rw, h / rh
+    raise ValueError(f"unknown model frame {frame!r}; expected one of {MODEL_FRAMES}")
+
+
 def boxes_from_model_frame(
     boxes: np.ndarray,
     frame: ModelFrame,
@@ -231,20 +246,8 @@ def boxes_from_model_frame(
     Raises:
         ValueError: on an unknown frame or a missing ``resized_hw``.
     """
-    b = as_boxes_xyxy(boxes).copy()
-    h, w = original_hw
-    if frame == "norm1000":
-        sx, sy = w / 1000.0, h / 1000.0
-    elif frame == "resized_px":
-        if resized_hw is None:
-            raise ValueError("resized_hw is required for the 'resized_px' frame")
-        rh, rw = resized_hw
-        sx, sy = w / rw, h / rh
-    else:
-        raise ValueError(f"unknown model frame {frame!r}; expected one of {MODEL_FRAMES}")
-    b[:, [0, 2]] *= sx
-    b[:, [1, 3]] *= sy
-    return b
+    sx, sy = _model_to_original_scale(frame, original_hw, resized_hw)
+    return as_boxes_xyxy(boxes) * np.array([sx, sy, sx, sy])
 
 
 def boxes_to_model_frame(
@@ -254,20 +257,8 @@ def boxes_to_model_frame(
     resized_hw: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Inverse of :func:`boxes_from_model_frame`: original pixels -> model frame (same args)."""
-    b = as_boxes_xyxy(boxes_xyxy_px).copy()
-    h, w = original_hw
-    if frame == "norm1000":
-        sx, sy = 1000.0 / w, 1000.0 / h
-    elif frame == "resized_px":
-        if resized_hw is None:
-            raise ValueError("resized_hw is required for the 'resized_px' frame")
-        rh, rw = resized_hw
-        sx, sy = rw / w, rh / h
-    else:
-        raise ValueError(f"unknown model frame {frame!r}; expected one of {MODEL_FRAMES}")
-    b[:, [0, 2]] *= sx
-    b[:, [1, 3]] *= sy
-    return b
+    sx, sy = _model_to_original_scale(frame, original_hw, resized_hw)
+    return as_boxes_xyxy(boxes_xyxy_px) / np.array([sx, sy, sx, sy])
 
 
 def sanitize_boxes(boxes: np.ndarray, width: float, height: float) -> tuple[np.ndarray, int]:

@@ -35,8 +35,13 @@ def write_earthreason(out: Path, rng: np.random.Generator) -> None:
     full-width band rows 0:8). val: er_v (rows 2:6, cols 2:6)."""
     specs = {
         "test": [
-            ("er_a", ".jpg", [(10, 20, 5, 25), (30, 34, 40, 44)],
-             ["Where would trucks load goods?", "Which area serves logistics?"], ["the depot"]),
+            (
+                "er_a",
+                ".jpg",
+                [(10, 20, 5, 25), (30, 34, 40, 44)],
+                ["Where would trucks load goods?", "Which area serves logistics?"],
+                ["the depot"],
+            ),
             ("er_b", ".jpg", [], ["Where is the harbour?"], []),
             ("er_c", ".png", [(0, 8, 0, 64)], ["Which strip is the runway?"], ["the runway"]),
         ],
@@ -64,22 +69,38 @@ def write_dior_rsvg(out: Path, rng: np.random.Generator) -> None:
     (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
     (root / "Annotations").mkdir(parents=True, exist_ok=True)
     objs = {
-        "00001": [("golffield", (3, 4, 30, 20), "A green golf field"),
-                  ("vehicle", (40, 10, 44, 18), "the small car on the right")],
+        "00001": [
+            ("golffield", (3, 4, 30, 20), "A green golf field"),
+            ("vehicle", (40, 10, 44, 18), "the small car on the right"),
+        ],
         "00002": [("dam", (0, 0, 63, 47), "The dam across the valley")],
-        "00003": [("ship", (10, 12, 20, 30), "a ship at the pier"),
-                  ("ship", (30, 5, 50, 9), "the long ship at the top")],
+        "00003": [
+            ("ship", (10, 12, 20, 30), "a ship at the pier"),
+            ("ship", (30, 5, 50, 9), "the long ship at the top"),
+        ],
     }
     for stem, items in objs.items():
         _rgb(rng, 48, 64).save(root / "JPEGImages" / f"{stem}.jpg")
-        xml = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', "<annotation>",
-               f"  <filename>{stem}.jpg</filename>",
-               "  <size><width>64</width><height>48</height><depth>3</depth></size>"]
+        xml = [
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+            "<annotation>",
+            f"  <filename>{stem}.jpg</filename>",
+            "  <size><width>64</width><height>48</height><depth>3</depth></size>",
+        ]
         for name, (x1, y1, x2, y2), desc in items:
-            xml += ["  <object>", f"    <name>{name}</name>", "    <pose>Unspecified</pose>",
-                    "    <bndbox>", f"      <xmin>{x1}</xmin>", f"      <ymin>{y1}</ymin>",
-                    f"      <xmax>{x2}</xmax>", f"      <ymax>{y2}</ymax>", "    </bndbox>",
-                    f"    <description>{desc}</description>", "  </object>"]
+            xml += [
+                "  <object>",
+                f"    <name>{name}</name>",
+                "    <pose>Unspecified</pose>",
+                "    <bndbox>",
+                f"      <xmin>{x1}</xmin>",
+                f"      <ymin>{y1}</ymin>",
+                f"      <xmax>{x2}</xmax>",
+                f"      <ymax>{y2}</ymax>",
+                "    </bndbox>",
+                f"    <description>{desc}</description>",
+                "  </object>",
+            ]
         xml.append("</annotation>")
         (root / "Annotations" / f"{stem}.xml").write_text("\n".join(xml) + "\n")
     (root / "test.txt").write_text("0\n3\n")
@@ -104,27 +125,64 @@ def write_rrsisd(out: Path, rng: np.random.Generator) -> None:
     rle = coco_mask.encode(np.asfortranarray(rle_mask))
     rle = {"size": [40, 50], "counts": rle["counts"].decode()}
     instances = {
-        "images": [{"id": 1, "file_name": "01.jpg", "height": 40, "width": 50},
-                   {"id": 2, "file_name": "02.jpg", "height": 40, "width": 50}],
+        "images": [
+            {"id": 1, "file_name": "01.jpg", "height": 40, "width": 50},
+            {"id": 2, "file_name": "02.jpg", "height": 40, "width": 50},
+        ],
         "annotations": [
-            {"id": 100, "image_id": 1, "category_id": 1, "bbox": [5, 5, 10, 10],
-             "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]]},
-            {"id": 101, "image_id": 1, "category_id": 2, "bbox": [30, 20, 15, 10],
-             "segmentation": rle},
-            {"id": 102, "image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10],
-             "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]},
+            {
+                "id": 100,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [5, 5, 10, 10],
+                "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]],
+            },
+            {
+                "id": 101,
+                "image_id": 1,
+                "category_id": 2,
+                "bbox": [30, 20, 15, 10],
+                "segmentation": rle,
+            },
+            {
+                "id": 102,
+                "image_id": 2,
+                "category_id": 1,
+                "bbox": [0, 0, 10, 10],
+                "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]],
+            },
         ],
         "categories": [{"id": 1, "name": "vehicle"}, {"id": 2, "name": "ship"}],
     }
     (root / "rrsisd" / "instances.json").write_text(json.dumps(instances))
     refs = [
-        {"ref_id": 10, "ann_id": 100, "image_id": 1, "split": "test", "category_id": 1,
-         "sentences": [{"raw": "The small square vehicle", "sent": "the small square vehicle"},
-                       {"raw": "vehicle at top left", "sent": "vehicle at top left"}]},
-        {"ref_id": 11, "ann_id": 101, "image_id": 1, "split": "test", "category_id": 2,
-         "sentences": [{"raw": "The ship on the right", "sent": "the ship on the right"}]},
-        {"ref_id": 12, "ann_id": 102, "image_id": 2, "split": "val", "category_id": 1,
-         "sentences": [{"raw": "a vehicle", "sent": "a vehicle"}]},
+        {
+            "ref_id": 10,
+            "ann_id": 100,
+            "image_id": 1,
+            "split": "test",
+            "category_id": 1,
+            "sentences": [
+                {"raw": "The small square vehicle", "sent": "the small square vehicle"},
+                {"raw": "vehicle at top left", "sent": "vehicle at top left"},
+            ],
+        },
+        {
+            "ref_id": 11,
+            "ann_id": 101,
+            "image_id": 1,
+            "split": "test",
+            "category_id": 2,
+            "sentences": [{"raw": "The ship on the right", "sent": "the ship on the right"}],
+        },
+        {
+            "ref_id": 12,
+            "ann_id": 102,
+            "image_id": 2,
+            "split": "val",
+            "category_id": 1,
+            "sentences": [{"raw": "a vehicle", "sent": "a vehicle"}],
+        },
     ]
     with open(root / "rrsisd" / "refs(unc).p", "wb") as f:
         pickle.dump(refs, f, protocol=2)
@@ -138,16 +196,34 @@ def write_geozero(out: Path, rng: np.random.Generator) -> None:
     for name in ("a.png", "b.png"):
         _rgb(rng, 48, 64).save(root / "images" / name)
     recs = [
-        {"id": "g1", "images": ["images/a.png"], "conversations": [
-            {"from": "human", "value": "<image>\nLocate the storage tank."},
-            {"from": "gpt", "value": "<answer>[4, 6, 20, 30]</answer>"}]},
-        {"id": "g2", "images": ["images/b.png"], "conversations": [
-            {"from": "human", "value": "<image>\nFind both ships."},
-            {"from": "gpt", "value": '[{"bbox_2d": [1, 2, 3, 4], "label": "ship"}, '
-                                     '{"bbox_2d": [10, 10, 20, 20], "label": "ship"}]'}]},
-        {"id": "g3", "images": ["images/a.png"], "conversations": [
-            {"from": "human", "value": "<image>\nWhat is the scene category?"},
-            {"from": "gpt", "value": "<answer>industrial</answer>"}]},
+        {
+            "id": "g1",
+            "images": ["images/a.png"],
+            "conversations": [
+                {"from": "human", "value": "<image>\nLocate the storage tank."},
+                {"from": "gpt", "value": "<answer>[4, 6, 20, 30]</answer>"},
+            ],
+        },
+        {
+            "id": "g2",
+            "images": ["images/b.png"],
+            "conversations": [
+                {"from": "human", "value": "<image>\nFind both ships."},
+                {
+                    "from": "gpt",
+                    "value": '[{"bbox_2d": [1, 2, 3, 4], "label": "ship"}, '
+                    '{"bbox_2d": [10, 10, 20, 20], "label": "ship"}]',
+                },
+            ],
+        },
+        {
+            "id": "g3",
+            "images": ["images/a.png"],
+            "conversations": [
+                {"from": "human", "value": "<image>\nWhat is the scene category?"},
+                {"from": "gpt", "value": "<answer>industrial</answer>"},
+            ],
+        },
     ]
     (root / "test.json").write_text(json.dumps(recs, indent=1))
 
@@ -187,8 +263,10 @@ def write_isaid(out: Path, rng: np.random.Generator) -> None:
     ]:
         sem[r0:r1, c0:c1] = color
         ids[r0:r1, c0:c1] = inst
-    for sub, arr, suffix in (("Semantic_masks", sem, "instance_color_RGB"),
-                             ("Instance_masks", ids, "instance_id_RGB")):
+    for sub, arr, suffix in (
+        ("Semantic_masks", sem, "instance_color_RGB"),
+        ("Instance_masks", ids, "instance_id_RGB"),
+    ):
         (root / sub / "images").mkdir(parents=True, exist_ok=True)
         Image.fromarray(arr, mode="RGB").save(root / sub / "images" / f"P0007_{suffix}.png")
 
@@ -203,16 +281,34 @@ def write_jsonl(out: Path, rng: np.random.Generator) -> None:
     _mask_png(root / "masks" / "x.png", m)
     _mask_png(root / "masks" / "empty.png", np.zeros((32, 32), bool))
     lines = [
-        {"id": "q1", "image": "images/x.png", "query": "the red roof",
-         "gt_boxes": [[2, 3, 10, 12]], "gt_mask": "masks/x.png", "target_class": "roof"},
-        {"id": "q2", "image": "images/x.png", "query": "the swimming pool",
-         "gt_boxes": [], "gt_mask": "masks/empty.png"},
+        {
+            "id": "q1",
+            "image": "images/x.png",
+            "query": "the red roof",
+            "gt_boxes": [[2, 3, 10, 12]],
+            "gt_mask": "masks/x.png",
+            "target_class": "roof",
+        },
+        {
+            "id": "q2",
+            "image": "images/x.png",
+            "query": "the swimming pool",
+            "gt_boxes": [],
+            "gt_mask": "masks/empty.png",
+        },
     ]
     (root / "queries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
-WRITERS = (write_earthreason, write_dior_rsvg, write_rrsisd, write_geozero, write_dota,
-           write_isaid, write_jsonl)
+WRITERS = (
+    write_earthreason,
+    write_dior_rsvg,
+    write_rrsisd,
+    write_geozero,
+    write_dota,
+    write_isaid,
+    write_jsonl,
+)
 
 
 def main(out: Path) -> None:

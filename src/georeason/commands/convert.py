@@ -27,21 +27,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Coordinates are original-image pixels, pixel-corner convention.",
     )
     p.add_argument("kind", choices=("m2b", "m2c"), help="m2b: mask -> boxes; m2c: mask -> contours")
-    p.add_argument("masks", help="a mask image, or a folder of mask images (e.g. EarthReason "
-                   "test/labels)")
+    p.add_argument(
+        "masks", help="a mask image, or a folder of mask images (e.g. EarthReason test/labels)"
+    )
     p.add_argument("--out", required=True, help="output JSONL file")
-    p.add_argument("--boxes", choices=("whole", "components"), default="whole",
-                   help="m2b: one tight box of the whole mask (default) or one per 8-connected "
-                   "component")
-    p.add_argument("--min-area", type=int, default=1,
-                   help="drop components / polygons smaller than this many pixels (default 1)")
-    p.add_argument("--simplify", type=float, default=1.0,
-                   help="m2c: Douglas-Peucker tolerance in pixels (default 1.0; 0 = exact)")
+    p.add_argument(
+        "--boxes",
+        choices=("whole", "components"),
+        default="whole",
+        help="m2b: one tight box of the whole mask (default) or one per 8-connected component",
+    )
+    p.add_argument(
+        "--min-area",
+        type=int,
+        default=1,
+        help="drop components / polygons smaller than this many pixels (default 1)",
+    )
+    p.add_argument(
+        "--simplify",
+        type=float,
+        default=1.0,
+        help="m2c: Douglas-Peucker tolerance in pixels (default 1.0; 0 = exact)",
+    )
     p.set_defaults(func=run)
 
 
-def convert_mask(mask, kind: str, boxes: str = "whole", min_area: int = 1,
-                 simplify: float = 1.0) -> dict:
+def convert_mask(
+    mask, kind: str, boxes: str = "whole", min_area: int = 1, simplify: float = 1.0
+) -> dict:
     """One output record (without the file name) for a ``(H, W)`` bool mask.
 
     Returns:
@@ -60,8 +73,9 @@ def convert_mask(mask, kind: str, boxes: str = "whole", min_area: int = 1,
             rec["boxes_xyxy_px"] = [] if box is None else [box]
     else:
         polys = mask_to_polygons(mask, simplify_tolerance_px=simplify, min_area_px=min_area)
-        rec["polygons_px"] = [[[round(x, 3), round(y, 3)] for x, y in p.exterior.coords]
-                              for p in polys]
+        rec["polygons_px"] = [
+            [[round(x, 3), round(y, 3)] for x, y in p.exterior.coords] for p in polys
+        ]
     return rec
 
 
@@ -83,8 +97,12 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
         for path in files:
-            rec = {"mask": path.name, **convert_mask(read_mask(path), args.kind, args.boxes,
-                                                     args.min_area, args.simplify)}
+            rec = {
+                "mask": path.name,
+                **convert_mask(
+                    read_mask(path), args.kind, args.boxes, args.min_area, args.simplify
+                ),
+            }
             f.write(json.dumps(rec) + "\n")
     print(f"wrote {len(files)} record(s) to {out}")
     return 0

@@ -21,34 +21,61 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "results are appended to OUT/results.jsonl as they finish; rerunning the same command "
         "resumes. Writes OUT/metrics.json and OUT/report.md (with the papers' numbers).",
     )
-    p.add_argument("--dataset", required=True, choices=DATASET_CHOICES,
-                   help="benchmark loader; 'jsonl' reads any folder in the rs-samples layout")
-    p.add_argument("--root", help="dataset folder (default for --dataset jsonl: the bundled "
-                   "rs-samples)")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        choices=DATASET_CHOICES,
+        help="benchmark loader; 'jsonl' reads any folder in the rs-samples layout",
+    )
+    p.add_argument(
+        "--root", help="dataset folder (default for --dataset jsonl: the bundled rs-samples)"
+    )
     p.add_argument("--split", default="test", help="split (default: test)")
     p.add_argument("--task", choices=TASK_CHOICES, default="region")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="policy checkpoint (folder or hub id)")
-    src.add_argument("--predictions", help="predictions JSONL made elsewhere: one "
-                     '{"id", "boxes_xyxy_px", "masks"} per line')
+    src.add_argument(
+        "--predictions",
+        help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line',
+    )
     p.add_argument("--adapter", help="LoRA adapter folder for --model")
-    p.add_argument("--segmenter", choices=SEGMENTERS, default="default",
-                   help="box -> mask segmenter of the model mode (pixel and contour tasks)")
+    p.add_argument(
+        "--segmenter",
+        choices=SEGMENTERS,
+        default="default",
+        help="box -> mask segmenter of the model mode (pixel and contour tasks)",
+    )
     p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
     p.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
     p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--max-pixels", type=int, default=802_816)
-    p.add_argument("--empty-target", choices=("segearth", "remotesam"), default="segearth",
-                   help="IoU when target and prediction are both empty: 1.0 (SegEarth-R1, "
-                   "default) or 0.0 (RemoteSAM)")
-    p.add_argument("--protocol", choices=("native", "segearth1024"), default="native",
-                   help="score masks at the original size, or on SegEarth-R1's 1024 canvas")
-    p.add_argument("--box-mode", choices=("matched", "union"), default="matched",
-                   help="IoU of multi-box samples: Hungarian-matched mean over targets "
-                   "(default) or IoU of the enclosing boxes")
-    p.add_argument("--contour-empty", choices=("diagonal", "skip"), default="diagonal",
-                   help="ASD/HD when exactly one mask is empty: the image diagonal, or skip")
+    p.add_argument(
+        "--empty-target",
+        choices=("segearth", "remotesam"),
+        default="segearth",
+        help="IoU when target and prediction are both empty: 1.0 (SegEarth-R1, "
+        "default) or 0.0 (RemoteSAM)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("native", "segearth1024"),
+        default="native",
+        help="score masks at the original size, or on SegEarth-R1's 1024 canvas",
+    )
+    p.add_argument(
+        "--box-mode",
+        choices=("matched", "union"),
+        default="matched",
+        help="IoU of multi-box samples: Hungarian-matched mean over targets "
+        "(default) or IoU of the enclosing boxes",
+    )
+    p.add_argument(
+        "--contour-empty",
+        choices=("diagonal", "skip"),
+        default="diagonal",
+        help="ASD/HD when exactly one mask is empty: the image diagonal, or skip",
+    )
     p.add_argument("--limit", type=int, help="evaluate only the first N samples (smoke runs)")
     p.add_argument("--worst", type=int, default=4, help="worst cases drawn in the report")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out")
@@ -76,28 +103,45 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
     dataset = build_dataset(args.dataset, root, args.split)
-    options = ScoringOptions(empty_target=args.empty_target, protocol=args.protocol,
-                             box_mode=args.box_mode, contour_empty=args.contour_empty)
+    options = ScoringOptions(
+        empty_target=args.empty_target,
+        protocol=args.protocol,
+        box_mode=args.box_mode,
+        contour_empty=args.contour_empty,
+    )
     if args.predictions:
         predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")
     else:
         from georeason.models.policy import Policy
 
-        policy = Policy.from_pretrained(args.model, adapter=args.adapter,
-                                        max_pixels=args.max_pixels)
+        policy = Policy.from_pretrained(
+            args.model, adapter=args.adapter, max_pixels=args.max_pixels
+        )
         segmenter = None
         if args.task != "region":
             from georeason.models.segmenters import build_segmenter
 
             segmenter = build_segmenter(args.segmenter, sam_checkpoint=args.sam_checkpoint)
-        predictor = PolicyPredictor(policy, segmenter, args.max_new_tokens, args.batch_size,
-                                    {"adapter": args.adapter})
+        predictor = PolicyPredictor(
+            policy, segmenter, args.max_new_tokens, args.batch_size, {"adapter": args.adapter}
+        )
         if policy.weights == "random":
-            print("NOTE: the model has RANDOM weights (a test model): the metrics test the "
-                  "pipeline only.", file=sys.stderr)
-    result = evaluate(dataset, predictor, args.task, args.out, options,
-                      batch_size=args.batch_size, limit=args.limit, overwrite=args.overwrite,
-                      progress=not args.no_progress)
+            print(
+                "NOTE: the model has RANDOM weights (a test model): the metrics test the "
+                "pipeline only.",
+                file=sys.stderr,
+            )
+    result = evaluate(
+        dataset,
+        predictor,
+        args.task,
+        args.out,
+        options,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
     report = write_report(result, dataset, worst_k=args.worst)
     summary = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
     print(f"{result.counts['samples']} samples ({result.counts['resumed']} resumed): {summary}")

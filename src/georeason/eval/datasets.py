@@ -127,9 +127,7 @@ def _read_json(path: Path) -> Any:
 
 def _require_dir(path: Path, dataset: str, layout: str) -> Path:
     if not path.is_dir():
-        raise DatasetNotFoundError(
-            f"{dataset}: folder {path} not found. Expected layout: {layout}"
-        )
+        raise DatasetNotFoundError(f"{dataset}: folder {path} not found. Expected layout: {layout}")
     return path
 
 
@@ -197,8 +195,9 @@ class EvalDataset:
 
     def _check_not_empty(self, where: Path) -> None:
         if not self._records:
-            raise DatasetNotFoundError(f"{self.name}: no samples found for split "
-                                       f"{self.split!r} under {where}")
+            raise DatasetNotFoundError(
+                f"{self.name}: no samples found for split {self.split!r} under {where}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,8 +221,9 @@ class EarthReason(EvalDataset):
         root: the folder holding the split folders (SegEarth-R1's ``RSReasonSeg``).
         split: ``"train"``, ``"val"`` or ``"test"``.
         question_index: which question is the query. 0 (default) is what SegEarth-R1's
-            evaluation uses (``QAs["questions"][0]``); None gives one sample per question, with
-            ids ``<stem>#<k>``. Every sample keeps all questions in ``questions``.
+            evaluation uses (``QAs["questions"][0]``; an index past the last question takes the
+            last); None gives one sample per question, with ids ``<stem>#<k>``. Every sample
+            keeps all questions in ``questions``.
         box_from_mask: ground-truth boxes for the region task, derived from the label as
             RemoteReasoner built its region labels (M2B): ``"whole"`` (default) one tight box
             around all target pixels; ``"components"`` one box per 8-connected component.
@@ -251,12 +251,19 @@ class EarthReason(EvalDataset):
             k: _require_dir(base / k, "EarthReason", self.LAYOUT)
             for k in ("images", "labels", "QAs")
         }
-        images = {p.stem: p for p in sorted(folders["images"].iterdir())
-                  if p.suffix.lower() in IMAGE_SUFFIXES}
-        labels = {p.stem: p for p in sorted(folders["labels"].iterdir())
-                  if p.suffix.lower() == ".png"}
-        qas = {p.stem: p for p in sorted(folders["QAs"].iterdir())
-               if p.suffix.lower() in (".json", ".txt")}
+        images = {
+            p.stem: p
+            for p in sorted(folders["images"].iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        }
+        labels = {
+            p.stem: p for p in sorted(folders["labels"].iterdir()) if p.suffix.lower() == ".png"
+        }
+        qas = {
+            p.stem: p
+            for p in sorted(folders["QAs"].iterdir())
+            if p.suffix.lower() in (".json", ".txt")
+        }
         for kind, group in (("label", labels), ("QA file", qas)):
             missing = sorted(set(images) - set(group))
             if missing:
@@ -266,8 +273,10 @@ class EarthReason(EvalDataset):
                 )
         for stem in sorted(images):
             qa = _read_json(qas[stem])
-            if not isinstance(qa, dict) or not isinstance(qa.get("questions"), list) or not (
-                qa["questions"]
+            if (
+                not isinstance(qa, dict)
+                or not isinstance(qa.get("questions"), list)
+                or not (qa["questions"])
             ):
                 raise CorruptDataError(f"{qas[stem]}: expected {{'questions': [...], 'answer'}}")
             questions = tuple(str(q) for q in qa["questions"])
@@ -299,8 +308,11 @@ class EarthReason(EvalDataset):
             bbox_xyxy=_boxes_from_mask(mask, self.box_from_mask),
             mask=mask,
             questions=r["questions"],
-            meta={"answers": r["answers"], "no_target_answer": not r["answers"],
-                  "label_path": str(r["label"])},
+            meta={
+                "answers": r["answers"],
+                "no_target_answer": not r["answers"],
+                "label_path": str(r["label"]),
+            },
         )
 
 
@@ -399,8 +411,15 @@ def parse_voc_rsvg(xml_path: str | Path) -> list[dict[str, Any]]:
             raise CorruptDataError(f"{p}: object {i} has no valid <bndbox>") from exc
         if desc is None or not desc.strip():
             raise CorruptDataError(f"{p}: object {i} has no <description>")
-        out.append({"index": i, "filename": filename, "name": obj.findtext("name") or "",
-                    "box": box, "description": desc.strip()})
+        out.append(
+            {
+                "index": i,
+                "filename": filename,
+                "name": obj.findtext("name") or "",
+                "box": box,
+                "description": desc.strip(),
+            }
+        )
     return out
 
 
@@ -439,8 +458,10 @@ class RRSISD(EvalDataset):
 
     name = "rrsisd"
     has_masks = True
-    LAYOUT = ("ROOT/rrsisd/refs(unc).p (or .json), ROOT/rrsisd/instances.json, "
-              "ROOT/images/rrsisd/JPEGImages/")
+    LAYOUT = (
+        "ROOT/rrsisd/refs(unc).p (or .json), ROOT/rrsisd/instances.json, "
+        "ROOT/images/rrsisd/JPEGImages/"
+    )
 
     def __init__(
         self,
@@ -627,8 +648,12 @@ class GeoZeroEval(EvalDataset):
         if self.box_frame == "norm1000":
             boxes = boxes_from_model_frame(boxes, "norm1000", _image_size(r["image"]))
         return EvalSample(
-            id=r["id"], image_path=r["image"], query=r["query"], bbox_xyxy=boxes,
-            questions=(r["query"],), meta={"answer": r["answer"]},
+            id=r["id"],
+            image_path=r["image"],
+            query=r["query"],
+            bbox_xyxy=boxes,
+            questions=(r["query"],),
+            meta={"answer": r["answer"]},
         )
 
 
@@ -705,15 +730,26 @@ class DOTA(EvalDataset):
             for name in sorted(by_class):
                 if classes is not None and name not in classes:
                     continue
-                self._records.append({"id": f"{lbl.stem}_{name}", "image": images[lbl.stem],
-                                      "name": name, "boxes": by_class[name]})
+                self._records.append(
+                    {
+                        "id": f"{lbl.stem}_{name}",
+                        "image": images[lbl.stem],
+                        "name": name,
+                        "boxes": by_class[name],
+                    }
+                )
         self._check_not_empty(base)
 
     def _load(self, r: dict[str, Any]) -> EvalSample:
         query = CLASS_QUERY_TEMPLATE.format(name=r["name"].replace("-", " "))
-        return EvalSample(id=r["id"], image_path=r["image"], query=query,
-                          bbox_xyxy=as_boxes_xyxy(r["boxes"]), questions=(query,),
-                          label=r["name"])
+        return EvalSample(
+            id=r["id"],
+            image_path=r["image"],
+            query=query,
+            bbox_xyxy=as_boxes_xyxy(r["boxes"]),
+            questions=(query,),
+            label=r["name"],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -758,18 +794,24 @@ class ISAID(EvalDataset):
 
     name = "isaid"
     has_masks = True
-    LAYOUT = ("ROOT/{split}/images/<stem>.png and <stem>_instance_color_RGB.png, "
-              "<stem>_instance_id_RGB.png under ROOT/{split}")
+    LAYOUT = (
+        "ROOT/{split}/images/<stem>.png and <stem>_instance_color_RGB.png, "
+        "<stem>_instance_id_RGB.png under ROOT/{split}"
+    )
 
-    def __init__(self, root: str | Path, split: str = "val",
-                 classes: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, split: str = "val", classes: Sequence[str] | None = None
+    ) -> None:
         super().__init__(root, split)
         base = self.root / split
         img_dir = _require_dir(base / "images", "iSAID", self.LAYOUT)
-        color = {p.name[: -len("_instance_color_RGB.png")]: p
-                 for p in base.rglob("*_instance_color_RGB.png")}
-        ids = {p.name[: -len("_instance_id_RGB.png")]: p
-               for p in base.rglob("*_instance_id_RGB.png")}
+        color = {
+            p.name[: -len("_instance_color_RGB.png")]: p
+            for p in base.rglob("*_instance_color_RGB.png")
+        }
+        ids = {
+            p.name[: -len("_instance_id_RGB.png")]: p for p in base.rglob("*_instance_id_RGB.png")
+        }
         for img in sorted(img_dir.iterdir()):
             if img.suffix.lower() not in IMAGE_SUFFIXES or "_instance_" in img.name:
                 continue
@@ -782,9 +824,15 @@ class ISAID(EvalDataset):
             present = {tuple(int(v) for v in c) for c in np.unique(sem.reshape(-1, 3), axis=0)}
             for name, rgb in ISAID_CLASS_COLORS_RGB.items():
                 if rgb in present and (classes is None or name in classes):
-                    self._records.append({"id": f"{img.stem}_{name}", "image": img,
-                                          "name": name, "color": color[img.stem],
-                                          "ids": ids[img.stem]})
+                    self._records.append(
+                        {
+                            "id": f"{img.stem}_{name}",
+                            "image": img,
+                            "name": name,
+                            "color": color[img.stem],
+                            "ids": ids[img.stem],
+                        }
+                    )
         self._check_not_empty(base)
 
     def _load(self, r: dict[str, Any]) -> EvalSample:
@@ -803,9 +851,15 @@ class ISAID(EvalDataset):
                 boxes.append(box)
         boxes.sort()
         query = CLASS_QUERY_TEMPLATE.format(name=r["name"].replace("_", " "))
-        return EvalSample(id=r["id"], image_path=r["image"], query=query,
-                          bbox_xyxy=as_boxes_xyxy(boxes), mask=mask, questions=(query,),
-                          label=r["name"])
+        return EvalSample(
+            id=r["id"],
+            image_path=r["image"],
+            query=query,
+            bbox_xyxy=as_boxes_xyxy(boxes),
+            mask=mask,
+            questions=(query,),
+            label=r["name"],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -865,9 +919,14 @@ class JSONLQueries(EvalDataset):
         mask = read_mask(base / r["gt_mask"]) if r.get("gt_mask") else None
         meta = {k: v for k, v in r.items() if k not in (*self.REQUIRED, "gt_mask", "_base")}
         return EvalSample(
-            id=str(r["id"]), image_path=base / r["image"], query=r["query"],
-            bbox_xyxy=as_boxes_xyxy(r["gt_boxes"]), mask=mask, questions=(r["query"],),
-            label=r.get("target_class"), meta=meta,
+            id=str(r["id"]),
+            image_path=base / r["image"],
+            query=r["query"],
+            bbox_xyxy=as_boxes_xyxy(r["gt_boxes"]),
+            mask=mask,
+            questions=(r["query"],),
+            label=r.get("target_class"),
+            meta=meta,
         )
 
     def with_masks_only(self) -> JSONLQueries:

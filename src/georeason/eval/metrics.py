@@ -321,23 +321,26 @@ def _coords_rc(b: np.ndarray) -> np.ndarray:
     return pts.reshape(-1, 2)[:, ::-1]  # (x, y) -> (row, col)
 
 
-def _distances_kdtree(target: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Exact distances from the True pixels of ``query`` to the nearest True pixel of ``target``.
+def _distances_kdtree(
+    query_rc: np.ndarray, target_rc: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Exact distances from query pixels to the nearest pixel of a target boundary.
 
-    Pixels on both boundaries are at distance 0 and are not queried; the rest are
-    nearest-neighbour queries on a k-d tree of the target pixels.
+    Args:
+        query_rc: ``(N, 2)`` int (row, col) of the query pixels.
+        target_rc: ``(M, 2)`` int (row, col) of the target pixels (M > 0).
+        target: the target as a bool image (to find query pixels lying on it: distance 0).
 
     Returns:
-        ``(N,)`` float64, one distance per query pixel (order irrelevant to the metrics).
+        ``(N,)`` float64 distances in pixels, in query order.
     """
     from scipy.spatial import cKDTree
 
-    n_shared = int(np.count_nonzero(query & target))
-    rest = _coords_rc(query & ~target)  # (N - n_shared, 2)
-    dist = np.zeros(n_shared + len(rest), dtype=np.float64)
-    if len(rest):
-        tree = cKDTree(_coords_rc(target))  # (M, 2) row, col
-        dist[n_shared:], _ = tree.query(rest, k=1)
+    dist = np.zeros(len(query_rc), dtype=np.float64)
+    off = ~target[query_rc[:, 0], query_rc[:, 1]]  # (N,) not on the target boundary
+    if off.any():
+        tree = cKDTree(target_rc)
+        dist[off], _ = tree.query(query_rc[off], k=1)
     return dist
 
 
@@ -424,8 +427,9 @@ def contour_sample_score(
         )
 
     if distance_method == "kdtree":
-        d_pg = _distances_kdtree(bg, bp)  # (n_p,) distance of each pred boundary px to Bg
-        d_gp = _distances_kdtree(bp, bg)  # (n_g,)
+        p_rc, g_rc = _coords_rc(bp), _coords_rc(bg)  # (n_p, 2), (n_g, 2)
+        d_pg = _distances_kdtree(p_rc, g_rc, bg)  # (n_p,) distance of each pred px to Bg
+        d_gp = _distances_kdtree(g_rc, p_rc, bp)  # (n_g,)
     else:
         p_rc, g_rc = np.nonzero(bp), np.nonzero(bg)
         rows = np.concatenate([p_rc[0], g_rc[0]])

@@ -51,12 +51,18 @@ PUBLISHED: tuple[PublishedNumber, ...] = (
     PublishedNumber("earthreason", "test", "region", "Acc@0.5", 68.11, _RR),
     PublishedNumber("earthreason", "val", "region", "gIoU", 67.04, _RR),
     PublishedNumber("earthreason", "test", "region", "gIoU", 69.29, _RR),
-    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 65.05,
-                    f"{_RZ}, external verifier"),
-    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 71.29,
-                    f"{_RZ}, after self-evolution"),
-    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 45.82,
-                    f"Qwen2.5-VL-7B zero-shot, reported by {_RZ}"),
+    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 65.05, f"{_RZ}, external verifier"),
+    PublishedNumber(
+        "earthreason", "test", "region", "Acc@0.5", 71.29, f"{_RZ}, after self-evolution"
+    ),
+    PublishedNumber(
+        "earthreason",
+        "test",
+        "region",
+        "Acc@0.5",
+        45.82,
+        f"Qwen2.5-VL-7B zero-shot, reported by {_RZ}",
+    ),
     # EarthReason, pixel
     PublishedNumber("earthreason", "val", "pixel", "cIoU", 67.80, _RR),
     PublishedNumber("earthreason", "test", "pixel", "cIoU", 69.13, _RR),
@@ -72,8 +78,9 @@ PUBLISHED: tuple[PublishedNumber, ...] = (
     PublishedNumber("earthreason", "val", "contour", "HD", 160.56, _RR),
     PublishedNumber("earthreason", "test", "contour", "HD", 165.11, _RR),
     # Zero-shot transfer
-    PublishedNumber("dior_rsvg", "test", "region", "Acc@0.5", 50.76,
-                    f"{_RR}, zero-shot{_SPLIT_NOTE}"),
+    PublishedNumber(
+        "dior_rsvg", "test", "region", "Acc@0.5", 50.76, f"{_RR}, zero-shot{_SPLIT_NOTE}"
+    ),
     PublishedNumber("rrsisd", "test", "pixel", "cIoU", 54.29, f"{_RR}, zero-shot{_SPLIT_NOTE}"),
     PublishedNumber("rrsisd", "test", "pixel", "gIoU", 50.97, f"{_RR}, zero-shot{_SPLIT_NOTE}"),
 )
@@ -120,17 +127,26 @@ def render_case(
     out = np.clip(img, 0, 255).astype(np.uint8)
     thick = max(1, round(max(out.shape[:2]) / 400))
     if gt_mask is not None and gt_mask.shape == rgb.shape[:2]:
-        contours, _ = cv2.findContours(gt_mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_NONE)
+        contours, _ = cv2.findContours(
+            gt_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+        )
         cv2.drawContours(out, contours, -1, GT_COLOUR, thick)
     for boxes, colour in ((gt_boxes_xyxy, GT_COLOUR), (pred_boxes_xyxy, PRED_COLOUR)):
         for x1, y1, x2, y2 in np.asarray(boxes, dtype=float).reshape(-1, 4):
-            cv2.rectangle(out, (int(x1), int(y1)), (max(int(np.ceil(x2)) - 1, int(x1)),
-                          max(int(np.ceil(y2)) - 1, int(y1))), colour, thick)
+            cv2.rectangle(
+                out,
+                (int(x1), int(y1)),
+                (max(int(np.ceil(x2)) - 1, int(x1)), max(int(np.ceil(y2)) - 1, int(y1))),
+                colour,
+                thick,
+            )
     scale = max_side / max(out.shape[:2])
     if scale < 1:
-        out = cv2.resize(out, (round(out.shape[1] * scale), round(out.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
+        out = cv2.resize(
+            out,
+            (round(out.shape[1] * scale), round(out.shape[0] * scale)),
+            interpolation=cv2.INTER_AREA,
+        )
     return out
 
 
@@ -196,16 +212,24 @@ def write_report(
     if run.get("limit") is not None:
         lines += [f"> Smoke run: only the first {run['limit']} samples were evaluated.", ""]
     if pred.get("kind") == "model":
-        lines.append(f"Model: `{pred.get('model')}` (weights: {pred.get('weights')}), segmenter: "
-                     f"{pred.get('segmenter')}.")
+        lines.append(
+            f"Model: `{pred.get('model')}` (weights: {pred.get('weights')}), segmenter: "
+            f"{pred.get('segmenter')}."
+        )
     else:
         lines.append(f"Predictions: `{pred.get('path')}` (sha256 {pred.get('sha256', '')[:12]}).")
-    lines += [f"Samples: {result.counts.get('samples')} of split `{run['split']}`, "
-              f"root `{run['root']}`.", ""]
+    lines += [
+        f"Samples: {result.counts.get('samples')} of split `{run['split']}`, root `{run['root']}`.",
+        "",
+    ]
 
     published = published_for(run["dataset"], run["split"], task)
-    lines += ["## Metrics", "", "| metric | ours | unit | published (same benchmark and split) |",
-              "|---|---|---|---|"]
+    lines += [
+        "## Metrics",
+        "",
+        "| metric | ours | unit | published (same benchmark and split) |",
+        "|---|---|---|---|",
+    ]
     for key, value in result.metrics.items():
         pubs = [p for p in published if p.metric == key]
         pub_txt = "; ".join(f"{_fmt(p.value, key)} ({p.source})" for p in pubs) or "-"
@@ -213,8 +237,10 @@ def write_report(
     shown = set(result.metrics)
     extra = [p for p in published if p.metric not in shown]
     for p in extra:
-        lines.append(f"| {p.metric} ({p.task} task) | - | {METRIC_UNITS.get(p.metric, '')} | "
-                     f"{_fmt(p.value, p.metric)} ({p.source}) |")
+        lines.append(
+            f"| {p.metric} ({p.task} task) | - | {METRIC_UNITS.get(p.metric, '')} | "
+            f"{_fmt(p.value, p.metric)} ({p.source}) |"
+        )
     if not published:
         lines += ["", "No published numbers for this benchmark, split and task in our notes."]
     lines += ["", "## Configuration", ""]
@@ -235,8 +261,13 @@ def write_report(
     lines += ["", "## Counts", ""]
     lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result.counts.items()]
 
-    lines += ["", f"## Worst {worst_k} cases", "",
-              "Red: prediction (tint and boxes); green: ground truth (outline and boxes).", ""]
+    lines += [
+        "",
+        f"## Worst {worst_k} cases",
+        "",
+        "Red: prediction (tint and boxes); green: ground truth (outline and boxes).",
+        "",
+    ]
     index = {sid: i for i, sid in enumerate(dataset.ids)}
     (out / "overlays").mkdir(exist_ok=True)
     for rec in worst_cases(result.records, task, worst_k):
@@ -247,14 +278,21 @@ def write_report(
             lines.append(f"- `{rec['id']}`: image unreadable ({exc})")
             continue
         pm = decode_rle(rec["pred_mask"]) if "pred_mask" in rec else None
-        img = render_case(rgb, sample.bbox_xyxy, np.asarray(rec["pred_boxes_xyxy_px"]),
-                          sample.mask, pm)
+        img = render_case(
+            rgb, sample.bbox_xyxy, np.asarray(rec["pred_boxes_xyxy_px"]), sample.mask, pm
+        )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in rec["id"])
         name = f"overlays/{safe}.png"
         Image.fromarray(img).save(out / name)
         score = primary_score(rec, task)
-        lines += [f"### `{rec['id']}` (score {score:.3f}, status {rec['status']})", "",
-                  f"Query: {sample.query}", "", f"![{rec['id']}]({name})", ""]
+        lines += [
+            f"### `{rec['id']}` (score {score:.3f}, status {rec['status']})",
+            "",
+            f"Query: {sample.query}",
+            "",
+            f"![{rec['id']}]({name})",
+            "",
+        ]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

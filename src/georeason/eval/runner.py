@@ -39,6 +39,12 @@ from georeason.geometry import as_boxes_xyxy
 from georeason.masks import decode_rle, encode_rle
 
 TASKS: tuple[str, ...] = ("region", "pixel", "contour")
+#: Metrics shown live in the progress bar, per task.
+_RUNNING_KEYS = {
+    "region": ("Acc@0.5", "gIoU"),
+    "pixel": ("gIoU", "cIoU"),
+    "contour": ("cIoU", "F1@1", "F1@3"),
+}
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
@@ -148,7 +154,7 @@ class PredictionsFile:
                 except json.JSONDecodeError as exc:
                     raise UserInputError(f"{self.path}:{n}: not JSON ({exc})") from None
                 if not isinstance(rec, dict) or "id" not in rec:
-                    raise UserInputError(f"{self.path}:{n}: each line needs an \"id\"")
+                    raise UserInputError(f'{self.path}:{n}: each line needs an "id"')
                 key = str(rec["id"])
                 if key in self.records:
                     raise UserInputError(f"{self.path}:{n}: duplicate id {key!r}")
@@ -175,7 +181,7 @@ class PredictionsFile:
     def _mask(self, rec: dict[str, Any], sample: EvalSample) -> np.ndarray:
         where = f"{self.path}:{rec['_line']} (id {sample.id!r})"
         if "masks" not in rec:
-            raise UserInputError(f"{where}: the pixel and contour tasks need \"masks\" (COCO RLE)")
+            raise UserInputError(f'{where}: the pixel and contour tasks need "masks" (COCO RLE)')
         hw = sample.mask.shape if sample.mask is not None else None
         out = np.zeros(hw, dtype=bool) if hw is not None else None
         for rle in rec["masks"] or []:
@@ -251,18 +257,25 @@ class PolicyPredictor:
 
         images = [read_image(s.image_path) for s in samples]
         locs = self.policy.locate(
-            images, [s.query for s in samples], max_new_tokens=self.max_new_tokens,
-            do_sample=False, batch_size=self.batch_size,
+            images,
+            [s.query for s in samples],
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            batch_size=self.batch_size,
         )
         out = []
         for img, loc in zip(images, locs, strict=True):
             mask = None
             if self.segmenter is not None:
-                masks = self.segmenter.segment(img.rgb, loc.boxes_xyxy_px) if len(
-                    loc.boxes_xyxy_px) else []
+                masks = (
+                    self.segmenter.segment(img.rgb, loc.boxes_xyxy_px)
+                    if len(loc.boxes_xyxy_px)
+                    else []
+                )
                 mask = union_of_masks(masks, img.height, img.width)
-            out.append(Prediction(loc.boxes_xyxy_px, loc.parse.parsed, loc.parse.status, mask,
-                                  loc.text))
+            out.append(
+                Prediction(loc.boxes_xyxy_px, loc.parse.parsed, loc.parse.status, mask, loc.text)
+            )
         return out
 
 
@@ -292,8 +305,9 @@ def score_sample(
         "parsed": bool(pred.parsed),
         "n_pred_boxes": int(len(pred.boxes_xyxy_px)),
         "n_gt_boxes": int(len(sample.bbox_xyxy)),
-        "box_iou": M.box_sample_iou(pred.boxes_xyxy_px, sample.bbox_xyxy, pred.parsed,
-                                    options.box_mode, empty_iou),
+        "box_iou": M.box_sample_iou(
+            pred.boxes_xyxy_px, sample.bbox_xyxy, pred.parsed, options.box_mode, empty_iou
+        ),
         "pred_boxes_xyxy_px": [[round(float(v), 2) for v in b] for b in pred.boxes_xyxy_px],
     }
     if task in ("pixel", "contour"):
@@ -309,11 +323,13 @@ def score_sample(
         gt_c = M.apply_protocol(gt, options.protocol)
         pm_c = M.apply_protocol(pm, options.protocol)
         ms = M.mask_sample_score(pm_c, gt_c, empty_iou)
-        rec.update(mask_I=ms.intersection, mask_U=ms.union, mask_iou=ms.iou,
-                   pred_mask=encode_rle(pm))
+        rec.update(
+            mask_I=ms.intersection, mask_U=ms.union, mask_iou=ms.iou, pred_mask=encode_rle(pm)
+        )
         if task == "contour":
-            cs = M.contour_sample_score(pm_c, gt_c, M.F1_TOLERANCES_PX, options.contour_empty,
-                                        options.distance_method)
+            cs = M.contour_sample_score(
+                pm_c, gt_c, M.F1_TOLERANCES_PX, options.contour_empty, options.distance_method
+            )
             rec.update(
                 f1={str(d): v for d, v in cs.f1.items()},
                 asd=None if math.isnan(cs.asd) else cs.asd,
@@ -325,8 +341,9 @@ def score_sample(
     return rec
 
 
-def summarize_records(records: Sequence[dict[str, Any]], task: str,
-                      options: ScoringOptions) -> dict[str, float]:
+def summarize_records(
+    records: Sequence[dict[str, Any]], task: str, options: ScoringOptions
+) -> dict[str, float]:
     """Split metrics from ``results.jsonl`` records (papers' names and units, see metrics)."""
     box = [r["box_iou"] for r in records]
     masks = contours = None
@@ -334,13 +351,19 @@ def summarize_records(records: Sequence[dict[str, Any]], task: str,
         masks = [M.MaskScore(r["mask_I"], r["mask_U"], r["mask_iou"]) for r in records]
     if task == "contour":
         contours = [
-            M.ContourScore({}, {}, {int(k): v for k, v in r["f1"].items()},
-                           math.nan if r["asd"] is None else r["asd"],
-                           math.nan if r["hd"] is None else r["hd"], r["contour_empty"])
+            M.ContourScore(
+                {},
+                {},
+                {int(k): v for k, v in r["f1"].items()},
+                math.nan if r["asd"] is None else r["asd"],
+                math.nan if r["hd"] is None else r["hd"],
+                r["contour_empty"],
+            )
             for r in records
         ]
-    return M.summarize(box_ious=box, mask_scores=masks, contour_scores=contours,
-                       acc_tau=options.acc_tau)
+    return M.summarize(
+        box_ious=box, mask_scores=masks, contour_scores=contours, acc_tau=options.acc_tau
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +424,9 @@ def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None
                 p.unlink()
     elif run_path.exists() and results.exists():
         old = json.loads(run_path.read_text(encoding="utf-8"))
-        diff = sorted(k for k in set(old) | set(run) if old.get(k) != run.get(k))
+        # ``limit`` only says how many samples to score; per-sample results do not depend on it.
+        keys = (set(old) | set(run)) - {"limit"}
+        diff = sorted(k for k in keys if old.get(k) != run.get(k))
         if diff:
             raise UserInputError(
                 f"{out_dir} holds results of a different evaluation (differs in: "
@@ -479,7 +504,8 @@ def evaluate(
     }
     _check_run_file(out, run, overwrite)
     results_path = out / RESULTS_FILE
-    done = {k: v for k, v in _read_results(results_path).items() if k in set(ids)}
+    wanted = set(ids)
+    done = {k: v for k, v in _read_results(results_path).items() if k in wanted}
     pending = [i for i, sid in enumerate(ids) if sid not in done]
     counts.update(samples=n, resumed=len(done), scored=0)
 
@@ -506,7 +532,8 @@ def evaluate(
             if bar is not None:
                 bar.update(len(batch))
                 running = summarize_records(finished, task, options)
-                bar.set_postfix({k: f"{v:.2f}" for k, v in list(running.items())[:3]})
+                shown = _RUNNING_KEYS[task]
+                bar.set_postfix({k: f"{running[k]:.2f}" for k in shown if k in running})
     if bar is not None:
         bar.close()
 
