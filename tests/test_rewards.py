@@ -215,9 +215,10 @@ def test_verification_reward_edge_cases():
         answer("[400,400,200,200]"),  # inverted corners: swapped, same as the tight box
         answer("[200,200,205,205]"),  # 0.5 px box: strict crop window is 1 px, white
         answer("[992,992,1000,1000]"),  # 0.8 px box at the corner: 1 px, black
+        answer("[200,200,200,400]"),  # zero width: dropped by the parser, 0, not verified
     ]
     out, verifier, _ = _verify(texts, margin_ratio=0.0)
-    assert out == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    assert out == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
     ((crops, queries),) = verifier.calls  # one batched call for the whole group
     assert [c.size for c in crops] == [(20, 20), (1, 1), (1, 1)]
     assert queries == ["q3", "q4", "q5"]

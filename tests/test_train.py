@@ -386,3 +386,146 @@ def test_remotezero_trains_against_http_verifier_and_stops_cleanly(tiny_qwen3vl_
     assert all(0.0 < r["verifier_confidence"] < 1.0 for r in log)
     assert any(r["reward_std"] > 0 for r in log)
     assert log[0]["box_area_ratio"] >= 0.04
+
+
+# --- paper configurations -----------------------------------------------------------------------
+
+
+def test_paper_configs_pin_the_published_settings():
+    zero = load_config(ROOT / "configs" / "remotezero_qwen3vl_8b.yaml")
+    g = zero.grpo_kwargs()
+    assert zero.mode == "remotezero" and zero.model == "Qwen/Qwen3-VL-8B-Instruct"
+    assert (
+        g["num_train_epochs"],
+        g["per_device_train_batch_size"],
+        g["gradient_accumulation_steps"],
+    ) == (10, 6, 8)
+    assert (g["num_generations"], g["temperature"], g["bf16"]) == (4, 0.9, True)
+    assert zero.max_pixels == 802_816 and zero.verifier.margin_ratio == 0.15
+    reasoner = load_config(ROOT / "configs" / "remotereasoner_qwen25vl_7b.yaml")
+    g = reasoner.grpo_kwargs()
+    assert reasoner.model == "Qwen/Qwen2.5-VL-7B-Instruct" and reasoner.max_pixels == 802_816
+    assert (reasoner.lora.r, reasoner.lora.alpha, reasoner.lora.target_modules) == (
+        8,
+        16,
+        "all-linear",
+    )
+    assert (
+        g["learning_rate"],
+        g["num_train_epochs"],
+        g["per_device_train_batch_size"],
+        g["gradient_accumulation_steps"],
+    ) == (1e-6, 24, 8, 8)
+    assert g["reward_weights"] == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(("name", "stage"), [("zero2_8gpu", 2), ("zero3_8gpu", 3)])
+def test_accelerate_deepspeed_files_are_consistent(name, stage):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    acc = load_config_from_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml"))
+    assert acc.distributed_type == "DEEPSPEED" and acc.num_processes == 8
+    ds_file = ROOT / acc.deepspeed_config["deepspeed_config_file"]
+    ds = json.loads(ds_file.read_text())
+    assert ds["zero_optimization"]["stage"] == stage
+    assert ds["train_micro_batch_size_per_gpu"] == "auto"  # taken from the training config
+
+
+@pytest.mark.slow
+def test_train_cli_against_serve_verifier_stops_when_server_dies_then_resumes(
+    tiny_qwen3vl_dir, tmp_path
+):
+    from georeason.models.loading import load_processor
+    from georeason.training.scripted import scripted_answer_bias
+
+    def start_server(port: int) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "georeason.cli",
+                "serve-verifier",
+                "--model",
+                str(tiny_qwen3vl_dir),
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+            ],
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert "serving verifier" in proc.stdout.readline()
+        return proc
+
+    from test_verifier_http import _free_port
+
+    port = _free_port()
+    bias = scripted_answer_bias(load_processor(tiny_qwen3vl_dir).tokenizer, [ANSWER_BOX])
+    out = tmp_path / "cli"
+    args = [
+        "train",
+        "--config",
+        str(TINY_ZERO),
+        "--output-dir",
+        str(out),
+        "--model",
+        str(tiny_qwen3vl_dir),
+        "--save-steps",
+        "1",
+        "--verifier-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--verifier-model",
+        "tiny",
+        "--set",
+        "verifier.max_retries=1",
+        "--set",
+        "verifier.backoff=0.05",
+        "--set",
+        f"grpo.generation_kwargs={json.dumps({'sequence_bias': bias})}",
+        "--set",
+        "grpo.max_completion_length=40",
+    ]
+    server = start_server(port)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "georeason.cli", *args, "--max-steps", "50"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint-1" / "trainer_state.json").is_file():
+            assert run.poll() is None, run.stderr.read()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        server.terminate()  # the verifier goes away mid-run
+        server.wait(timeout=30)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        for proc in (run, server):
+            if proc.poll() is None:
+                proc.kill()
+    assert run.returncode == 2, stderr[-2000:]
+    last = last_checkpoint(out)
+    message = next(line for line in stderr.splitlines() if "georeason: error:" in line)
+    assert message.startswith("georeason: error: training stopped at step")
+    assert "unavailable" in message and last in message and "rerun" in message
+    scored = [
+        r
+        for r in read_jsonl(out / "rollouts" / "rank0.jsonl")
+        if r["reward"] == "verification_reward"
+    ]
+    assert scored and all(v != 0.0 for r in scored for v in r["values"])  # real confidences
+
+    server = start_server(port)  # back up: the same command resumes
+    try:
+        resume_to = int(Path(last).name.split("-")[1]) + 1
+        assert cli.main([*args, "--max-steps", str(resume_to)]) == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert Path(last_checkpoint(out)).name == f"checkpoint-{resume_to}"

@@ -124,7 +124,7 @@ def test_server_endpoints_and_bad_requests(server):
 def test_client_retries_then_stops_with_clear_error_when_server_is_down():
     url = f"http://127.0.0.1:{_free_port()}/v1"
     client = HTTPVerifier(url, "m", max_retries=2, backoff=0.01, timeout=2)
-    with pytest.raises(VerifierUnavailableError, match="after 3 attempts.*resume"):
+    with pytest.raises(VerifierUnavailableError, match="after 3 attempts.*is it running"):
         client.score([_gray(10)], ["q"])
 
 

@@ -35,12 +35,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--n", type=int, required=True, help="number of scenes (one query each)")
     g.add_argument("--seed", type=int, required=True, help="split seed (non-negative)")
     g.add_argument("--size", type=int, default=112, help="image side in pixels (default 112)")
-    g.add_argument("--kind", choices=("plain", "implicit"),
-                   help="query kind (default: plain for pretrain, implicit otherwise)")
-    g.add_argument("--wordings", choices=("train", "heldout"),
-                   help="wording set (default: heldout for eval, train otherwise)")
-    g.add_argument("--same-category-distractors", action="store_true",
-                   help="harder variant: second instances of some categories (other colour)")
+    g.add_argument(
+        "--kind",
+        choices=("plain", "implicit"),
+        help="query kind (default: plain for pretrain, implicit otherwise)",
+    )
+    g.add_argument(
+        "--wordings",
+        choices=("train", "heldout"),
+        help="wording set (default: heldout for eval, train otherwise)",
+    )
+    g.add_argument(
+        "--same-category-distractors",
+        action="store_true",
+        help="harder variant: second instances of some categories (other colour)",
+    )
     g.add_argument("--overwrite", action="store_true", help="replace an existing queries.jsonl")
     g.set_defaults(func=run_generate)
 
@@ -52,9 +61,15 @@ def run_generate(args: argparse.Namespace) -> int:
 
     if args.size < 64:
         raise UserInputError(f"--size must be at least 64, got {args.size}")
-    records = build_split(args.split, args.n, args.seed, args.size, kind=args.kind,
-                          wordings=args.wordings,
-                          same_category_distractors=args.same_category_distractors)
+    records = build_split(
+        args.split,
+        args.n,
+        args.seed,
+        args.size,
+        kind=args.kind,
+        wordings=args.wordings,
+        same_category_distractors=args.same_category_distractors,
+    )
     kind, wordings = DEFAULT_QUERIES[args.split]
     manifest = {
         "generator": f"georeason.toyworld {__version__}",

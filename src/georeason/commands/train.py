@@ -22,12 +22,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="override model (folder, hub id, tiny:qwen2_5_vl...)")
     p.add_argument("--max-steps", type=int, help="override grpo.max_steps")
     p.add_argument("--save-steps", type=int, help="override grpo.save_steps")
-    p.add_argument("--verifier-url",
-                   help="use an HTTP verifier at this URL (sets verifier.kind=http, verifier.url)")
+    p.add_argument(
+        "--verifier-url",
+        help="use an HTTP verifier at this URL (sets verifier.kind=http, verifier.url)",
+    )
     p.add_argument("--verifier-model", help="override verifier.model")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set grpo.learning_rate=1e-5 "
-                   "--set lora.r=16 (values are read as YAML); repeatable")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set grpo.learning_rate=1e-5 "
+        "--set lora.r=16 (values are read as YAML); repeatable",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if result.resumed_from:
         print(f"resumed from {result.resumed_from}")
     print(f"trained {result.global_step} steps; LoRA adapter in {result.adapter_dir}")
+    print(
+        f"use it: georeason locate IMAGE QUERY --model {result.base_model} "
+        f"--adapter {result.adapter_dir} --out OUT"
+    )
     if result.merged_dir:
         print(f"merged model in {result.merged_dir}")
     return 0

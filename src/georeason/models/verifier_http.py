@@ -236,6 +236,5 @@ class HTTPVerifier:
                 ) from None
         raise VerifierUnavailableError(
             f"verifier server {self.url} unavailable after {self.max_retries + 1} attempts "
-            f"({last_error}); start it (georeason serve-verifier / vllm serve) and rerun the same "
-            "command to resume from the last checkpoint"
+            f"({last_error}); is it running (georeason serve-verifier, vllm serve)?"
         )

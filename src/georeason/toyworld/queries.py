@@ -202,9 +202,9 @@ POSITION_PHRASES: dict[str, str] = {
 
 #: Size words per category (roads are wide or narrow, not large or small).
 SIZE_WORDS: dict[str, dict[str, str]] = {
-    c: ({"small": "narrow", "large": "wide"} if c == "road" else {"small": "small", "large": "large"})
-    for c in CATEGORIES
+    c: {"small": "small", "large": "large"} for c in CATEGORIES
 }
+SIZE_WORDS["road"] = {"small": "narrow", "large": "wide"}
 
 #: Suffix naming the target's colour when the scene holds several instances of its category.
 DISAMBIGUATION_SUFFIX = " It is the {colour} one."
@@ -218,8 +218,13 @@ def forbidden_words_pattern() -> re.Pattern[str]:
 
 
 def plain_query(
-    category: str, colour: str, size_name: str, position_name: str, rng: np.random.Generator,
-    wordings: str = "train", need_colour: bool = False,
+    category: str,
+    colour: str,
+    size_name: str,
+    position_name: str,
+    rng: np.random.Generator,
+    wordings: str = "train",
+    need_colour: bool = False,
 ) -> tuple[str, int]:
     """One plain referring expression and the index of its template in the wording set.
 
@@ -245,7 +250,9 @@ def plain_query(
     return text, idx
 
 
-def implicit_query(category: str, rng: np.random.Generator, wordings: str = "train") -> tuple[str, int]:
+def implicit_query(
+    category: str, rng: np.random.Generator, wordings: str = "train"
+) -> tuple[str, int]:
     """One implicit reasoning query for ``category`` and its index in the wording set.
 
     Raises:
@@ -312,8 +319,15 @@ def make_sample(
                 f"{target.colour_name!r}; the query would have more than one target"
             )
     if kind == "plain":
-        text, idx = plain_query(category, target.colour_name, target.size_name,
-                                target.position_name, rng, wordings, need_colour=ambiguous)
+        text, idx = plain_query(
+            category,
+            target.colour_name,
+            target.size_name,
+            target.position_name,
+            rng,
+            wordings,
+            need_colour=ambiguous,
+        )
     else:
         text, idx = implicit_query(category, rng, wordings)
         if ambiguous:

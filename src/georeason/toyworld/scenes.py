@@ -34,7 +34,7 @@ that a tiny policy can learn localisation from text on 2 CPU cores in minutes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -145,7 +145,6 @@ class Scene:
     instance_map: np.ndarray
     landcover: np.ndarray
     water_side: str | None = None
-    meta: dict = field(default_factory=dict)
 
     def mask(self, index: int) -> np.ndarray:
         """``(s, s)`` bool mask of the visible pixels of ``objects[index]``."""
@@ -188,7 +187,9 @@ def _poly_mask(s: int, polys: Sequence[np.ndarray]) -> np.ndarray:
     return m.astype(bool)
 
 
-def _disc_mask(s: int, centres: Sequence[tuple[float, float]], radii: Sequence[float]) -> np.ndarray:
+def _disc_mask(
+    s: int, centres: Sequence[tuple[float, float]], radii: Sequence[float]
+) -> np.ndarray:
     m = np.zeros((s, s), np.uint8)
     for (cx, cy), r in zip(centres, radii, strict=True):
         centre = (int(round(cx * 16)), int(round(cy * 16)))
@@ -243,7 +244,9 @@ def _erode(mask: np.ndarray, r: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _shape_building(rng, s, cx, cy):
+def _shape_building(
+    rng: np.random.Generator, s: int, cx: float, cy: float
+) -> tuple[np.ndarray | None, float, float, dict]:
     u = rng.random()
     w = (0.20 + 0.10 * u) * s
     h = rng.uniform(0.62, 0.85) * w
@@ -252,7 +255,9 @@ def _shape_building(rng, s, cx, cy):
     return pts, u, ang, {"w": w, "h": h, "cx": cx, "cy": cy}
 
 
-def _shape_pool(rng, s, cx, cy):
+def _shape_pool(
+    rng: np.random.Generator, s: int, cx: float, cy: float
+) -> tuple[np.ndarray | None, float, float, dict]:
     u = rng.random()
     long_ = (0.16 + 0.06 * u) * s
     short = rng.uniform(0.62, 0.8) * long_
@@ -266,7 +271,9 @@ def _shape_pool(rng, s, cx, cy):
     return pts, u, 0.0, {"w": w, "h": h, "oval": oval}
 
 
-def _shape_field(rng, s, cx, cy):
+def _shape_field(
+    rng: np.random.Generator, s: int, cx: float, cy: float
+) -> tuple[np.ndarray | None, float, float, dict]:
     u = rng.random()
     w = (0.36 + 0.10 * u) * s
     h = rng.uniform(0.58, 0.68) * w
@@ -276,20 +283,24 @@ def _shape_field(rng, s, cx, cy):
     return _rect_pts(cx, cy, w, h, ang), u, ang, {"w": w, "h": h, "cx": cx, "cy": cy}
 
 
-def _disc_pts(cx, cy, r, n=32):
+def _disc_pts(cx: float, cy: float, r: float, n: int = 32) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1)
 
 
-def _shape_tank(rng, s, cx, cy):
+def _shape_tank(
+    rng: np.random.Generator, s: int, cx: float, cy: float
+) -> tuple[np.ndarray | None, float, float, dict]:
     u = rng.random()
     r = (0.08 + 0.03 * u) * s
     return _disc_pts(cx, cy, r), u, 0.0, {"r": r, "cx": cx, "cy": cy}
 
 
-def _shape_tree(rng, s, cx, cy):
+def _shape_tree(
+    rng: np.random.Generator, s: int, cx: float, cy: float
+) -> tuple[np.ndarray | None, float, float, dict]:
     u = rng.random()
-    r = (0.08 + 0.03 * u) * s
+    r = (0.085 + 0.03 * u) * s
     n = int(rng.integers(3, 6))
     phase = rng.uniform(0, 2 * np.pi)
     lobes = [(cx, cy, 0.72 * r)]
@@ -309,12 +320,22 @@ _LAND_SHAPES = {
     "tree": _shape_tree,
 }
 # bounding radius of each land shape, as a fraction of s (for sampling centres inside the image)
-_LAND_RADIUS = {"building": 0.19, "pool": 0.12, "sports_field": 0.28, "storage_tank": 0.115,
-                "tree": 0.115}
+_LAND_RADIUS = {
+    "building": 0.19,
+    "pool": 0.12,
+    "sports_field": 0.28,
+    "storage_tank": 0.115,
+    "tree": 0.115,
+}
 # smallest inscribed radius of each land shape, as a fraction of s (a centre with less free
 # clearance around it can never fit, so it is not tried)
-_LAND_CLEARANCE = {"building": 0.06, "pool": 0.045, "sports_field": 0.1, "storage_tank": 0.078,
-                   "tree": 0.055}
+_LAND_CLEARANCE = {
+    "building": 0.06,
+    "pool": 0.045,
+    "sports_field": 0.1,
+    "storage_tank": 0.078,
+    "tree": 0.055,
+}
 
 
 def _footprint(s: int, category: str, pts: np.ndarray | None, params: dict) -> np.ndarray:
@@ -362,8 +383,9 @@ class _Layout:
         t = np.linspace(0, 1, 13)
         d = depth + amp * np.sin(2 * np.pi * rng.uniform(0.6, 1.6) * t + rng.uniform(0, 6.3))
         d = d + rng.uniform(-0.01, 0.01, t.shape) * s
-        top = np.concatenate([np.stack([t * s, d], 1), [[s + 1, d[-1]], [s + 1, -1], [-1, -1],
-                                                         [-1, d[0]]]])
+        top = np.concatenate(
+            [np.stack([t * s, d], 1), [[s + 1, d[-1]], [s + 1, -1], [-1, -1], [-1, d[0]]]]
+        )
         x, y = top[:, 0], top[:, 1]
         pts = {"top": (x, y), "bottom": (x, s - y), "left": (y, x), "right": (s - y, x)}[side]
         self.water = _poly_mask(s, [np.stack(pts, 1)])
@@ -394,14 +416,22 @@ class _Layout:
         else:
             fp[:, a:b] = True
         colour = _pick_colour(rng, "road")
-        self.road = _Placed("road", fp, colour, u, 0.0 if axis == "h" else 90.0,
-                            {"axis": axis, "a": a, "b": b})
+        self.road = _Placed(
+            "road", fp, colour, u, 0.0 if axis == "h" else 90.0, {"axis": axis, "a": a, "b": b}
+        )
         self.road_axis, self.road_span = axis, (a, b)
         self.placed.append(self.road)
         self.blocked |= _dilate(fp, self.margin)
         return True
 
     # -- objects -------------------------------------------------------------------------------
+    def _big_enough(self, footprint: np.ndarray) -> bool:
+        """True if the footprint's box has a long side >= MIN_OBJECT_SIDE_FRAC of the image."""
+        box = mask_to_box(footprint)
+        return box is not None and max(box[2] - box[0], box[3] - box[1]) >= (
+            MIN_OBJECT_SIDE_FRAC * self.s
+        )
+
     def _commit(self, obj: _Placed) -> None:
         self.placed.append(obj)
         self.blocked |= _dilate(obj.footprint, self.margin)
@@ -422,7 +452,7 @@ class _Layout:
             if not _extent_ok(category, pts, params, s):
                 continue
             fp = _footprint(s, category, pts, params)
-            if (fp & self.blocked).any():
+            if (fp & self.blocked).any() or not self._big_enough(fp):
                 continue
             params.update(cx=cx, cy=cy)
             self._commit(_Placed(category, fp, colour, u, ang, params))
@@ -450,7 +480,7 @@ class _Layout:
             if not _inside(pts, s):
                 continue
             fp = _poly_mask(s, [pts])
-            if (fp & self.blocked).any():
+            if (fp & self.blocked).any() or not self._big_enough(fp):
                 continue
             d = float(dist[fp].min())
             if not (POOL_MIN_GAP_FRAC * s <= d <= POOL_MAX_GAP_FRAC * s):
@@ -475,8 +505,10 @@ class _Layout:
             length = (0.16 + 0.04 * u) * s
             width = rng.uniform(0.48, 0.55) * length
             along = rng.uniform(length / 2 + 2, s - length / 2 - 2)
-            across = rng.uniform(a + width / 2 + 1, b - width / 2 - 1) if b - a > width + 2 else (
-                (a + b) / 2
+            across = (
+                rng.uniform(a + width / 2 + 1, b - width / 2 - 1)
+                if b - a > width + 2
+                else ((a + b) / 2)
             )
             jitter = float(rng.uniform(-3, 3))
             flip = 180.0 if rng.random() < 0.5 else 0.0  # driving direction
@@ -486,7 +518,7 @@ class _Layout:
                 cx, cy, ang = across, along, 90.0 + jitter + flip
             pts = _rect_pts(cx, cy, length, width, ang)
             fp = _poly_mask(s, [pts])
-            if (fp & ~inner).any() or (fp & taken).any():
+            if (fp & ~inner).any() or (fp & taken).any() or not self._big_enough(fp):
                 continue
             params = {"cx": cx, "cy": cy, "length": length, "width": width}
             self.placed.append(_Placed("car", fp, colour, u, ang, params))
@@ -513,13 +545,20 @@ class _Layout:
             width = rng.uniform(0.36, 0.45) * length
             ang = float(rng.uniform(0, 360))
             half_l, half_w = length / 2, width / 2
-            local = np.array([[-half_l, -half_w], [0.3 * half_l, -half_w], [half_l, 0.0],
-                              [0.3 * half_l, half_w], [-half_l, half_w]])
+            local = np.array(
+                [
+                    [-half_l, -half_w],
+                    [0.3 * half_l, -half_w],
+                    [half_l, 0.0],
+                    [0.3 * half_l, half_w],
+                    [-half_l, half_w],
+                ]
+            )
             pts = _local_to_px(local, cx, cy, ang)
             if not _inside(pts, s):
                 continue
             fp = _poly_mask(s, [pts])
-            if (fp & ~inner).any() or (fp & taken).any():
+            if (fp & ~inner).any() or (fp & taken).any() or not self._big_enough(fp):
                 continue
             params = {"cx": cx, "cy": cy, "length": length, "width": width}
             self.placed.append(_Placed("boat", fp, colour, u, ang, params))
@@ -579,9 +618,9 @@ def _layout(
     if "boat" in need or ("boat" in want) or rng.random() < 0.25:
         lay.add_water()
     # land cover first: the water body, then the road (it fixes the land left for the rest)
-    if "road" in need or "road" in want:
-        if not lay.add_road() and "road" in need:
-            return None
+    has_road = ("road" in need or "road" in want) and lay.add_road()
+    if "road" in need and not has_road:
+        return None
     for group, strict in ((need, True), (want, False)):
         for cat in sorted(group, key=_ORDER.index):
             if cat == "road":
@@ -592,6 +631,8 @@ def _layout(
                 ok = lay.place(cat, _pick_colour(rng, cat))
             if not ok and strict:
                 return None
+    if len({o.category for o in lay.placed}) < min(2, num_categories[0]):
+        return None  # the target would stand alone: no distractor to tell it from
     if same_category_distractors:
         for cat in sorted({o.category for o in lay.placed} - {"road"}, key=_ORDER.index):
             if rng.random() < 0.5:
@@ -605,7 +646,9 @@ def _layout(
 # --------------------------------------------------------------------------------------------
 
 
-def _paint_background(rng, s: int, lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
+def _paint_background(
+    rng: np.random.Generator, s: int, lay: _Layout
+) -> tuple[np.ndarray, np.ndarray]:
     landcover = np.zeros((s, s), np.uint8)
     base, patch = ("soil", "grass") if rng.random() < 0.3 else ("grass", "soil")
     landcover[:] = LANDCOVER_CODES[base]
@@ -626,7 +669,7 @@ def _paint_background(rng, s: int, lay: _Layout) -> tuple[np.ndarray, np.ndarray
     return canvas, landcover
 
 
-def _paint_clutter(rng, s: int, canvas: np.ndarray, lay: _Layout) -> None:
+def _paint_clutter(rng: np.random.Generator, s: int, canvas: np.ndarray, lay: _Layout) -> None:
     """Rocks and bushes far smaller than any object, away from objects and off water."""
     forbidden = lay.water.copy()
     for o in lay.placed:
@@ -648,7 +691,9 @@ def _paint_clutter(rng, s: int, canvas: np.ndarray, lay: _Layout) -> None:
         canvas[fp] = colour
 
 
-def _paint_object(rng, s: int, canvas: np.ndarray, o: _Placed, speckle: np.ndarray) -> tuple:
+def _paint_object(
+    rng: np.random.Generator, s: int, canvas: np.ndarray, o: _Placed, speckle: np.ndarray
+) -> tuple[int, int, int]:
     """Paint ``o`` inside its footprint; returns the jittered base colour (ints)."""
     fp, p = o.footprint, o.params
     base = _jitter(rng, PALETTES[o.category][o.colour_name])
@@ -658,14 +703,21 @@ def _paint_object(rng, s: int, canvas: np.ndarray, o: _Placed, speckle: np.ndarr
         long_is_w = w >= h
         # the half on one side of the ridge: shrink the short side to half, shift by a quarter
         a = np.deg2rad(o.angle_deg)
-        normal = np.array([-np.sin(a), np.cos(a)]) if long_is_w else np.array([np.cos(a), np.sin(a)])
+        u_w = np.array([np.cos(a), np.sin(a)])  # direction of the w side
+        u_h = np.array([-np.sin(a), np.cos(a)])  # direction of the h side
+        normal = u_h if long_is_w else u_w
         short = h if long_is_w else w
         off = normal * short / 4
-        half = _rect_pts(cx + off[0], cy + off[1], w if long_is_w else w / 2,
-                         h / 2 if long_is_w else h, o.angle_deg)
+        half = _rect_pts(
+            cx + off[0],
+            cy + off[1],
+            w if long_is_w else w / 2,
+            h / 2 if long_is_w else h,
+            o.angle_deg,
+        )
         canvas[_poly_mask(s, [half]) & fp] = base * 0.8
         ridge = np.zeros((s, s), np.uint8)
-        axis = np.array([np.cos(a), np.sin(a)]) if long_is_w else np.array([-np.sin(a), np.cos(a)])
+        axis = u_w if long_is_w else u_h
         length = w if long_is_w else h
         p1 = np.array([cx, cy]) - axis * length / 2
         p2 = np.array([cx, cy]) + axis * length / 2
@@ -686,12 +738,12 @@ def _paint_object(rng, s: int, canvas: np.ndarray, o: _Placed, speckle: np.ndarr
         line = np.zeros(s, bool)
         start = int(rng.integers(0, dash + gap))
         for x0 in range(start - dash - gap, s, dash + gap):
-            line[max(0, x0): max(0, x0 + dash)] = True
+            line[max(0, x0) : max(0, x0 + dash)] = True
         stripe = np.zeros((s, s), bool)
         if p["axis"] == "h":
-            stripe[mid - lw // 2: mid - lw // 2 + lw, :] = line[None, :]
+            stripe[mid - lw // 2 : mid - lw // 2 + lw, :] = line[None, :]
         else:
-            stripe[:, mid - lw // 2: mid - lw // 2 + lw] = line[:, None]
+            stripe[:, mid - lw // 2 : mid - lw // 2 + lw] = line[:, None]
         canvas[stripe & fp] = _jitter(rng, (236, 236, 230), 6)
     elif o.category == "car":  # dark windscreen and rear window
         length, width, cx, cy = p["length"], p["width"], p["cx"], p["cy"]
@@ -710,23 +762,39 @@ def _paint_object(rng, s: int, canvas: np.ndarray, o: _Placed, speckle: np.ndarr
         lines = np.zeros((s, s), np.uint8)
         inset = max(2.0, 0.02 * s)
         outer = _rect_pts(cx, cy, w - 2 * inset, h - 2 * inset, o.angle_deg)
-        cv2.polylines(lines, [_fix(outer).reshape(-1, 1, 2)], True, 1, 1, cv2.LINE_8,
-                      _SUBPIXEL_SHIFT)
+        cv2.polylines(
+            lines, [_fix(outer).reshape(-1, 1, 2)], True, 1, 1, cv2.LINE_8, _SUBPIXEL_SHIFT
+        )
         a = np.deg2rad(o.angle_deg)
         along = np.array([np.cos(a), np.sin(a)]) if w >= h else np.array([-np.sin(a), np.cos(a)])
         across = np.array([-along[1], along[0]])
         span = (min(w, h) - 2 * inset) / 2
         c = np.array([cx, cy])
-        cv2.line(lines, tuple(_fix(c - across * span)), tuple(_fix(c + across * span)), 1, 1,
-                 cv2.LINE_8, _SUBPIXEL_SHIFT)
-        cv2.circle(lines, tuple(_fix(c)), int(round(0.3 * span * 16)), 1, 1, cv2.LINE_8,
-                   _SUBPIXEL_SHIFT)
+        cv2.line(
+            lines,
+            tuple(_fix(c - across * span)),
+            tuple(_fix(c + across * span)),
+            1,
+            1,
+            cv2.LINE_8,
+            _SUBPIXEL_SHIFT,
+        )
+        cv2.circle(
+            lines, tuple(_fix(c)), int(round(0.3 * span * 16)), 1, 1, cv2.LINE_8, _SUBPIXEL_SHIFT
+        )
         canvas[lines.astype(bool) & fp] = _jitter(rng, (240, 240, 236), 6)
     elif o.category == "storage_tank":  # darker roof ring and centre vent
         r, cx, cy = p["r"], p["cx"], p["cy"]
         ring = np.zeros((s, s), np.uint8)
-        cv2.circle(ring, (int(round(cx * 16)), int(round(cy * 16))), int(round(0.62 * r * 16)),
-                   1, 1, cv2.LINE_8, _SUBPIXEL_SHIFT)
+        cv2.circle(
+            ring,
+            (int(round(cx * 16)), int(round(cy * 16))),
+            int(round(0.62 * r * 16)),
+            1,
+            1,
+            cv2.LINE_8,
+            _SUBPIXEL_SHIFT,
+        )
         canvas[ring.astype(bool) & fp] = base * 0.72
         canvas[_disc_mask(s, [(cx, cy)], [max(1.0, 0.15 * r)]) & fp] = base * 0.6
     return tuple(int(v) for v in np.round(base))
@@ -785,8 +853,9 @@ def generate_scene(
     s = int(size_px)
     lay = None
     for _ in range(_LAYOUT_ATTEMPTS):
-        lay = _layout(rng, s, list(dict.fromkeys(required)), num_categories,
-                      same_category_distractors)
+        lay = _layout(
+            rng, s, list(dict.fromkeys(required)), num_categories, same_category_distractors
+        )
         if lay is not None:
             break
     if lay is None:
@@ -825,5 +894,12 @@ def generate_scene(
                 instance_id=k,
             )
         )
-    return Scene(seed=int(seed), size_px=s, image=image, objects=objects,
-                 instance_map=instance_map, landcover=landcover, water_side=lay.water_side)
+    return Scene(
+        seed=int(seed),
+        size_px=s,
+        image=image,
+        objects=objects,
+        instance_map=instance_map,
+        landcover=landcover,
+        water_side=lay.water_side,
+    )

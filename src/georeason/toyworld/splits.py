@@ -29,6 +29,7 @@ What each split carries
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,16 @@ DEFAULT_QUERIES: dict[str, tuple[str, str]] = {
 }
 #: Record keys that reveal the target's location or identity; never present in ``rl`` records.
 ANNOTATION_KEYS: tuple[str, ...] = (
-    "boxes_xyxy_px", "gt_boxes", "gt_mask", "gt_union_box", "target_category", "target_class",
-    "target_box_xyxy_px", "objects", "scene_seed", "num_targets",
+    "boxes_xyxy_px",
+    "gt_boxes",
+    "gt_mask",
+    "gt_union_box",
+    "target_category",
+    "target_class",
+    "target_box_xyxy_px",
+    "objects",
+    "scene_seed",
+    "num_targets",
 )
 
 
@@ -119,6 +128,8 @@ def build_split(
     """
     if name not in SPLIT_CODES:
         raise UserInputError(f"unknown split {name!r}; choose from {list(SPLITS)}")
+    if seed < 0:
+        raise UserInputError(f"seed must be non-negative, got {seed}")
     if not 0 <= n <= MAX_SCENES_PER_SEED:
         raise UserInputError(f"n must be in [0, {MAX_SCENES_PER_SEED}], got {n}")
     kind = kind or DEFAULT_QUERIES[name][0]
@@ -132,8 +143,9 @@ def build_split(
     for i in range(n):
         ss = scene_seed(name, seed, i)
         category = order[i % len(order)]
-        scene = generate_scene(ss, size_px, required=(category,),
-                               same_category_distractors=same_category_distractors)
+        scene = generate_scene(
+            ss, size_px, required=(category,), same_category_distractors=same_category_distractors
+        )
         qrng = np.random.default_rng([ss, 1])
         sample = make_sample(scene, qrng, kind, wordings, category=category)
         rec: dict[str, Any] = {
@@ -165,12 +177,20 @@ def build_split(
             else:
                 rec["implicit_query"] = sample["query"]
                 rec["plain_query"] = plain_query(
-                    category, t.colour_name, t.size_name, t.position_name, qrng, "train",
+                    category,
+                    t.colour_name,
+                    t.size_name,
+                    t.position_name,
+                    qrng,
+                    "train",
                     need_colour=ambiguous,
                 )[0]
             rec["objects"] = [
-                {"category": o.category, "colour": o.colour_name,
-                 "box_xyxy_px": [float(v) for v in o.bbox_xyxy_px]}
+                {
+                    "category": o.category,
+                    "colour": o.colour_name,
+                    "box_xyxy_px": [float(v) for v in o.bbox_xyxy_px],
+                }
                 for o in scene.objects
             ]
         records.append(rec)
@@ -186,7 +206,8 @@ def write_split(
 ) -> Path:
     """Write records in the ``rs-samples`` layout: ``OUT/images/<id>.png`` + ``OUT/queries.jsonl``.
 
-    Each JSONL line holds ``id``, ``image`` (``"images/<id>.png"``, relative to ``OUT``),
+    Each JSONL line holds ``id``, ``image`` (``"images/<id>.png"``, relative to ``OUT``; an image
+    given as a file path is copied with its own suffix),
     ``query``, ``kind``, ``wordings``, ``split``; records with boxes add ``gt_boxes`` (xyxy,
     original pixels), ``gt_mask`` (null), ``target_class``, ``num_targets`` and the remaining
     fields (``objects``, ``plain_query``, ...). ``rl`` records stay box-free. This is what
@@ -222,8 +243,14 @@ def write_split(
             image = Image.fromarray(image)
         if isinstance(image, Image.Image):
             image.save(out / rel, format="PNG")
+        elif isinstance(image, str | Path):
+            src = Path(image).expanduser()
+            if not src.is_file():
+                raise UserInputError(f"record {n}: image {src} not found")
+            rel = f"images/{rid}{src.suffix.lower()}"
+            shutil.copyfile(src, out / rel)
         else:
-            raise UserInputError(f"record {n}: 'image' must be a PIL image or an array")
+            raise UserInputError(f"record {n}: 'image' must be a PIL image, an array or a path")
         line: dict[str, Any] = {"id": rid, "image": rel}
         for key, value in rec.items():
             if key in ("id", "image"):

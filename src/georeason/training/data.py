@@ -73,8 +73,8 @@ def build_rows(
         boxes = rec.get("boxes_xyxy_px", rec.get("gt_boxes"))
         if boxes is None and need_boxes:
             raise UserInputError(
-                f"record {n} ({rec.get('id', rec['image'])}) has no 'boxes_xyxy_px': remotereasoner "
-                "mode needs box annotations (use [] for 'no target')"
+                f"record {n} ({rec.get('id', rec['image'])}) has no 'boxes_xyxy_px': "
+                "remotereasoner mode needs box annotations (use [] for 'no target')"
             )
         image_path = Path(rec["image"]).expanduser()
         if not image_path.is_absolute():

@@ -1,4 +1,4 @@
-"""GRPO training on TRL: RemoteZero (format + verification) and RemoteReasoner (IoU + count + format).
+"""GRPO training on TRL: RemoteZero (format + verification), RemoteReasoner (IoU + count + format).
 
 Nothing of GRPO is re-implemented here: this module builds TRL's ``GRPOTrainer`` (LoRA via
 peft) from a :class:`~georeason.training.config.TrainConfig`, with georeason's rewards, data and
@@ -45,6 +45,7 @@ class TrainResult:
 
     Attributes:
         output_dir: the run folder (checkpoints ``checkpoint-N/``, logs, final adapter).
+        base_model: the policy checkpoint the adapter applies to (a folder for ``tiny:`` models).
         adapter_dir: the final LoRA adapter folder (``adapter_config.json`` + weights).
         merged_dir: the merged full model folder, if ``merge_final`` was set.
         global_step: optimizer steps done in total.
@@ -52,6 +53,7 @@ class TrainResult:
     """
 
     output_dir: Path
+    base_model: str
     adapter_dir: Path
     merged_dir: Path | None
     global_step: int
@@ -202,9 +204,7 @@ def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
         verifier = build_verifier(config, model_path)
     out = Path(config.output_dir)
     rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
-    dataset = build_dataset(
-        config.data, frame.frame, need_boxes=config.mode == "remotereasoner"
-    )
+    dataset = build_dataset(config.data, frame.frame, need_boxes=config.mode == "remotereasoner")
     lora = LoraConfig(
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
@@ -277,4 +277,5 @@ def train(config: TrainConfig) -> TrainResult:
     trainer.accelerator.wait_for_everyone()
     if config.merge_final and trainer.is_world_process_zero():
         merged = merge_adapter(config.model, out, out / "merged")
-    return TrainResult(out, out, merged, int(trainer.state.global_step), resume)
+    base = resolve_model(config.model)
+    return TrainResult(out, base, out, merged, int(trainer.state.global_step), resume)
