@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -99,6 +100,7 @@ def main() -> None:
     from georeason.models.tiny import make_tiny
     from georeason.training.scripted import scripted_answer_bias
 
+    load1 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(make_tiny(Path(tmp) / "tiny", arch=args.arch))
         bias = scripted_answer_bias(load_processor(folder).tokenizer, ANSWERS)
@@ -115,6 +117,7 @@ def main() -> None:
         f"max_pixels {args.max_pixels}",
         "machine": f"{platform.machine()} CPU, {platform.system()}",
         "torch_threads": torch.get_num_threads(),
+        "load_average_1min": round(load1, 2),
         "step_times_s_after_first": {m: [round(x, 4) for x in t] for m, t in times.items()},
         "median_step_s": {m: round(v, 4) for m, v in med.items()},
         "ratio_remotezero_over_remotereasoner": round(med["remotezero"] / med["remotereasoner"], 3),
@@ -137,6 +140,12 @@ def main() -> None:
         f"| remotezero (format + verification) | {result['median_step_s']['remotezero']} |",
         "",
         f"Ratio remotezero / remotereasoner: **{result['ratio_remotezero_over_remotereasoner']}**.",
+        "",
+        "The machine is shared (2 cores, other jobs; load average at start "
+        f"{result['load_average_1min']}): single steps can vary by seconds, hence the median over "
+        "alternating runs. On the tiny model the verifier (a prefill over 4 small crops) is cheap "
+        "next to generation and the update; with a real 8B verifier its share grows with the "
+        "number of boxes per rollout.",
         "",
     ]
     (RESULTS / "grpo_step_time.md").write_text("\n".join(lines))

@@ -219,9 +219,11 @@ def test_verification_reward_edge_cases():
     ]
     out, verifier, _ = _verify(texts, margin_ratio=0.0)
     assert out == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
-    ((crops, queries),) = verifier.calls  # one batched call for the whole group
-    assert [c.size for c in crops] == [(20, 20), (1, 1), (1, 1)]
-    assert queries == ["q3", "q4", "q5"]
+    # one batched call for the whole group, smallest crops first (less padding per batch);
+    # the values above prove the scores are mapped back to their completions
+    ((crops, queries),) = verifier.calls
+    assert [c.size for c in crops] == [(1, 1), (1, 1), (20, 20)]
+    assert queries == ["q4", "q5", "q3"]
 
 
 def test_verification_reward_several_boxes_aggregates():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -460,9 +461,9 @@ def test_train_cli_against_serve_verifier_stops_when_server_dies_then_resumes(
         assert "serving verifier" in proc.stdout.readline()
         return proc
 
-    from test_verifier_http import _free_port
-
-    port = _free_port()
+    with socket.socket() as s:  # a free port for the server
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     bias = scripted_answer_bias(load_processor(tiny_qwen3vl_dir).tokenizer, [ANSWER_BOX])
     out = tmp_path / "cli"
     args = [
@@ -529,3 +530,64 @@ def test_train_cli_against_serve_verifier_stops_when_server_dies_then_resumes(
         server.terminate()
         server.wait(timeout=30)
     assert Path(last_checkpoint(out)).name == f"checkpoint-{resume_to}"
+
+
+def test_invalid_verification_options_are_user_errors():
+    from georeason.rewards import FrameSpec
+    from georeason.training.trainer import build_rewards
+
+    cfg = load_config(TINY_ZERO, ["verifier.aggregate=median"])
+    with pytest.raises(UserInputError, match="aggregate"):
+        build_rewards(cfg, FrameSpec(), verifier=object())
+    cfg = load_config(TINY_ZERO, ["verifier.margin_ratio=0", "verifier.max_boxes=3"])
+    (fmt, ver) = build_rewards(cfg, FrameSpec(), verifier=object())
+    assert fmt.__name__ == "format_reward" and ver.margin_ratio == 0.0 and ver.max_boxes == 3
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
+def test_reward_frame_matches_what_the_processor_feeds_the_policy(
+    arch, tiny_qwen25vl_dir, tiny_qwen3vl_dir, samples_dir
+):
+    """The rewards' model-input size (FrameSpec) equals the processor's real resize, read back
+    from ``image_grid_thw`` as the policy does, on the bundled images at the tiny budget."""
+    from PIL import Image
+
+    from georeason.models.loading import load_processor
+    from georeason.models.policy import model_input_sizes
+    from georeason.training.trainer import frame_spec_for
+
+    folder = tiny_qwen25vl_dir if arch == "qwen2_5_vl" else tiny_qwen3vl_dir
+    processor = load_processor(folder, max_pixels=50_176)
+    spec = frame_spec_for(processor, arch)
+    assert spec.frame == ("resized_px" if arch == "qwen2_5_vl" else "norm1000")
+    for name in ("dior_00001.jpg", "dota_P1888.png", "isaid_P0004.png"):
+        image = Image.open(samples_dir / "images" / name).convert("RGB")
+        grid = processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"]
+        (real,) = model_input_sizes(grid, processor.image_processor.patch_size)
+        assert spec.model_input_hw((image.height, image.width)) == real, name
+
+
+@pytest.mark.slow
+def test_self_evolution_verifier_is_previous_round_policy(
+    reasoner_run, tiny_qwen25vl_dir, samples_dir
+):
+    """Round t's verifier = round t-1's policy: the base model plus the previous adapter."""
+    from PIL import Image
+
+    from georeason.training.trainer import build_verifier
+
+    cfg = load_config(
+        TINY_ZERO,
+        [
+            f"model={tiny_qwen25vl_dir}",
+            "verifier.kind=local",
+            f"verifier.model={tiny_qwen25vl_dir}",
+            f"verifier.adapter={reasoner_run}",
+        ],
+    )
+    verifier = build_verifier(cfg, str(tiny_qwen25vl_dir))
+    assert type(verifier.model).__name__.startswith("PeftModel")
+    assert not any(p.requires_grad for p in verifier.model.parameters())  # frozen
+    image = Image.open(samples_dir / "images" / "dior_00001.jpg")
+    (score,) = verifier.score([image.crop((133, 237, 684, 672))], ["a golf course"])
+    assert 0.0 < score < 1.0

@@ -137,6 +137,13 @@ def chat_response(confidence: float, model: str, top_logprobs: int) -> dict[str,
     }
 
 
+class _Server(ThreadingHTTPServer):
+    # the stdlib default listen backlog (5) drops concurrent connects; the client's SYN retry
+    # then costs a full second
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class _Batcher:
     """One worker thread: collects (crop, query) jobs and scores them in batches."""
 
@@ -218,8 +225,7 @@ class VerifierServer:
         self.model_name = model_name
         self.template = template
         self.batcher = _Batcher(scorer, max_batch=max_batch, wait_s=batch_wait_s)
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property

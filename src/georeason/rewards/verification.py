@@ -176,7 +176,6 @@ class VerificationReward:
             log_metric(kwargs, "box_area_ratio", float(np.mean(ratios)))
         return out
 
-
     def _score_by_size(self, crops: list[Any], queries: list[str]) -> list[float]:
         """Score crops in order of size, returned in input order: a batched verifier pads each
         batch to its largest crop, so neighbours of similar size waste less compute."""

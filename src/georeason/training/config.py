@@ -80,7 +80,8 @@ class VerifierConfig:
     Attributes:
         kind: ``"initial_policy"`` (self-evolution: a frozen copy of the policy as loaded, before
             training), ``"local"`` (another checkpoint in-process: distillation) or ``"http"`` (an
-            OpenAI-compatible server: ``georeason serve-verifier`` or vLLM).
+            OpenAI-compatible server: ``georeason serve-verifier`` or vLLM). The in-process
+            kinds do not work under DeepSpeed ZeRO-3 (use ``"http"`` there).
         model: checkpoint for ``"local"``; model name sent to the server for ``"http"``.
         adapter: LoRA adapter on the local verifier (e.g. the previous round's policy).
         url: ``"http://host:port/v1"`` for ``"http"``.
@@ -91,6 +92,7 @@ class VerifierConfig:
         area_penalty_weight, area_threshold: ``lambda`` and ``tau`` of the area penalty (ours,
             see :mod:`georeason.rewards.verification`).
         aggregate: ``"mean"``, ``"max"`` or ``"first"`` over an answer's boxes.
+        max_boxes: at most this many boxes per answer are verified (ours: 10, bounds the cost).
     """
 
     kind: str = "initial_policy"
@@ -107,6 +109,7 @@ class VerifierConfig:
     area_penalty_weight: float = 1.0
     area_threshold: float = 0.3
     aggregate: str = "mean"
+    max_boxes: int = 10
 
 
 @dataclass

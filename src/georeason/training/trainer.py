@@ -122,8 +122,16 @@ def build_verifier(config: TrainConfig, policy_model_path: str):
             backoff=vc.backoff,
             max_concurrency=vc.max_concurrency,
         )
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
     from georeason.models.verifier import LocalVerifier
 
+    if is_deepspeed_zero3_enabled():
+        raise UserInputError(
+            "an in-process verifier cannot run under DeepSpeed ZeRO-3 (its weights would be "
+            "partitioned outside the training engine): serve it with `georeason serve-verifier` "
+            "and set verifier.kind=http, or use ZeRO-2"
+        )
     model = policy_model_path if vc.kind == "initial_policy" else resolve_model(vc.model)
     verifier = LocalVerifier.from_pretrained(
         model,
@@ -151,16 +159,19 @@ def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -
             if verifier is None:
                 raise UserInputError("the verification reward needs a verifier")
             vc = config.verifier
-            rewards.append(
-                make_verification_reward(
+            try:
+                reward = make_verification_reward(
                     verifier,
                     frame=frame,
                     margin_ratio=vc.margin_ratio,
                     area_penalty_weight=vc.area_penalty_weight,
                     area_threshold=vc.area_threshold,
                     aggregate=vc.aggregate,
+                    max_boxes=vc.max_boxes,
                 )
-            )
+            except ValueError as exc:
+                raise UserInputError(f"invalid verifier option: {exc}") from None
+            rewards.append(reward)
     return rewards
 
 
@@ -221,7 +232,6 @@ def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
         peft_config=lora,
         callbacks=[JsonlLogCallback(out / "train_log.jsonl")],
     )
-    trainer.georeason_verifier = verifier
     return trainer
 
 
@@ -250,10 +260,11 @@ def train(config: TrainConfig) -> TrainResult:
     scheduler, RNG and data position included: the same data order).
 
     Raises:
-        TrainingStopped: the verifier server stayed unreachable; the message names the last
-            checkpoint and how to resume. No reward is ever silently replaced by 0.
+        TrainingStopped: the verifier server stayed unreachable (or answered unusably); the
+            message names the last checkpoint and how to resume. No reward is ever silently
+            replaced by 0.
     """
-    from georeason.models.verifier_http import VerifierUnavailableError
+    from georeason.models.verifier_http import VerifierResponseError, VerifierUnavailableError
 
     out = Path(config.output_dir)
     resume = last_checkpoint(out)
@@ -263,16 +274,14 @@ def train(config: TrainConfig) -> TrainResult:
         (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
     try:
         trainer.train(resume_from_checkpoint=resume)
-    except VerifierUnavailableError as exc:
+    except (VerifierUnavailableError, VerifierResponseError) as exc:
         last = last_checkpoint(out)
         where = f"the last checkpoint is {last}" if last else "no checkpoint was written yet"
         raise TrainingStopped(
             f"training stopped at step {trainer.state.global_step}: {exc}; {where}; rerun the "
             "same command to resume"
         ) from exc
-    trainer.save_model(str(out))  # the final LoRA adapter (adapter_config.json + weights)
-    if trainer.is_world_process_zero():
-        trainer.processing_class.save_pretrained(str(out))
+    trainer.save_model(str(out))  # final LoRA adapter (adapter_config.json, weights, processor)
     merged = None
     trainer.accelerator.wait_for_everyone()
     if config.merge_final and trainer.is_world_process_zero():
