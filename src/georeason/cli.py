@@ -35,7 +35,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="georeason", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="georeason",
+        description="Geospatial reasoning with multimodal LLMs: locate, segment, train, evaluate.",
+    )
     parser.add_argument("--version", action="version", version=f"georeason {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:

@@ -14,7 +14,6 @@ Writes one folder per record, ``summary.json`` and ``index.html``.
 from __future__ import annotations
 
 import html
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,21 +26,6 @@ from georeason.data import SAMPLES_DIR, sample_records
 from georeason.io import RasterImage, read_image, write_json
 from georeason.masks import mask_iou, union_of_masks
 from georeason.workflow import locate, write_outputs
-
-
-def default_cache_dir() -> Path:
-    """``$GEOREASON_CACHE`` or ``~/.cache/georeason``: where tiny models are built and reused."""
-    return Path(os.environ.get("GEOREASON_CACHE", Path.home() / ".cache" / "georeason"))
-
-
-def tiny_model_dir(arch: str = "qwen2_5_vl") -> Path:
-    """Path of the cached tiny random model for ``arch``, building it on first use."""
-    from georeason.models.tiny import make_tiny
-
-    path = default_cache_dir() / f"tiny-{arch}"
-    if not (path / "config.json").exists():
-        make_tiny(path, arch=arch)
-    return path
 
 
 def _gt_mask(record: dict) -> np.ndarray | None:
@@ -62,7 +46,8 @@ def run_demo(
 
     Args:
         out_dir: output folder (created).
-        model: a real checkpoint; default: the tiny random model for ``arch``.
+        model: a real checkpoint; default: ``tiny:ARCH``, the tiny random model for ``arch``
+            (built offline on first use, see :mod:`georeason.models.spec`).
         max_new_tokens: generation budget (small by default: the tiny model's text is noise).
     """
     from georeason.models.policy import Policy
@@ -70,8 +55,7 @@ def run_demo(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_path = model or str(tiny_model_dir(arch))
-    policy = Policy.from_pretrained(model_path, max_pixels=max_pixels)
+    policy = Policy.from_pretrained(model or f"tiny:{arch}", max_pixels=max_pixels)
     segmenter = build_segmenter(segmenter_name)
     box_segmenter = build_segmenter("box")
     images: dict[str, RasterImage] = {}

@@ -28,6 +28,7 @@ from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
 from georeason.errors import ModelLoadError
 from georeason.geometry import ModelFrame
+from georeason.models.spec import TINY_PREFIX, resolve_model
 
 Weights = Literal["random", "pretrained"]
 
@@ -138,7 +139,9 @@ def resolve_checkpoint(model: str | os.PathLike) -> Path:
     (``etag_timeout`` 10 s; an unreachable hub fails in well under a second here, measured).
 
     Args:
-        model: a folder with ``config.json`` or a hub id such as ``"Qwen/Qwen2.5-VL-7B-Instruct"``.
+        model: a folder with ``config.json``, a hub id such as ``"Qwen/Qwen2.5-VL-7B-Instruct"``,
+            or ``tiny:ARCH[:SEED]`` (a tiny random model built on first use, see
+            :mod:`georeason.models.spec`).
 
     Returns:
         The folder holding ``config.json``.
@@ -147,6 +150,8 @@ def resolve_checkpoint(model: str | os.PathLike) -> Path:
         ModelLoadError: one line saying what is missing and what to do.
     """
     name = os.fspath(model)
+    if name.startswith(TINY_PREFIX):
+        name = resolve_model(name)
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
