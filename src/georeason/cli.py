@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "make_tiny",
     "train",
+    "evolve",
     "serve_verifier",
     "eval",
     "convert",

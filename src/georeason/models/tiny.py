@@ -21,6 +21,7 @@ Qwen3-VL template differs only in not adding a default system turn).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -129,8 +130,11 @@ def _corpus() -> list[str]:
     return lines * 20 + ["Yes", "No", "yes", "no"] * 200
 
 
-def build_tokenizer():  # -> transformers.Qwen2Tokenizer
+def build_tokenizer(extra_corpus: Sequence[str] = ()):  # -> transformers.Qwen2Tokenizer
     """Train a byte-level BPE offline and wrap it as ``transformers.Qwen2Tokenizer``.
+
+    ``extra_corpus``: further lines to learn merges from (e.g. the toy world's queries, so that
+    its words become single tokens); empty by default (the built-in corpus only).
 
     The pre-tokenizer is Qwen2's (digits split one by one, GPT-2 byte level), the Qwen special
     tokens are added after the BPE vocabulary, and the chat template is the Qwen2-VL one.
@@ -159,7 +163,7 @@ def build_tokenizer():  # -> transformers.Qwen2Tokenizer
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(_corpus(), trainer=trainer)
+    bpe.train_from_iterator(_corpus() + list(extra_corpus), trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
     tok = Qwen2Tokenizer(vocab=state["vocab"], merges=merges)

@@ -31,7 +31,7 @@ from georeason.errors import UserInputError
 
 MODES = ("remotezero", "remotereasoner")
 REWARD_NAMES = ("format", "iou", "count", "verification")
-VERIFIER_KINDS = ("initial_policy", "local", "http")
+VERIFIER_KINDS = ("initial_policy", "local", "http", "shared_base")
 
 #: Rewards of each mode and their default weights (RemoteZero: format + verification;
 #: RemoteReasoner: R = R_IoU + R_count + R_format, unit weights).
@@ -80,8 +80,12 @@ class VerifierConfig:
     Attributes:
         kind: ``"initial_policy"`` (self-evolution: a frozen copy of the policy as loaded, before
             training), ``"local"`` (another checkpoint in-process: distillation) or ``"http"`` (an
-            OpenAI-compatible server: ``georeason serve-verifier`` or vLLM). The in-process
-            kinds do not work under DeepSpeed ZeRO-3 (use ``"http"`` there).
+            OpenAI-compatible server: ``georeason serve-verifier`` or vLLM), or
+            ``"shared_base"`` (the policy's own base weights in memory, no second copy: with
+            ``adapter`` loaded as a second, frozen named adapter — the previous round's policy
+            in self-evolution — or, without ``adapter``, the base with adapters disabled; see
+            :mod:`georeason.training.shared_verifier`). The in-process kinds do not work under
+            DeepSpeed ZeRO-3 (use ``"http"`` there).
         model: checkpoint for ``"local"``; model name sent to the server for ``"http"``.
         adapter: LoRA adapter on the local verifier (e.g. the previous round's policy).
         url: ``"http://host:port/v1"`` for ``"http"``.
@@ -124,7 +128,12 @@ class LoraSettings:
 
 @dataclass
 class TrainConfig:
-    """Everything ``georeason train`` needs (see the module docstring for the YAML layout)."""
+    """Everything ``georeason train`` needs (see the module docstring for the YAML layout).
+
+    ``init_adapter``: a saved LoRA adapter folder the policy starts from (trainable; its own
+    rank/alpha/targets replace the ``lora`` section), e.g. the previous self-evolution round;
+    None = a fresh LoRA from ``lora``.
+    """
 
     mode: str
     model: str
@@ -138,6 +147,7 @@ class TrainConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     grpo: dict[str, Any] = field(default_factory=dict)
     merge_final: bool = False
+    init_adapter: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

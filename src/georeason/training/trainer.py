@@ -103,12 +103,17 @@ def _device_for_verifier(config: TrainConfig) -> str:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
 
 
-def build_verifier(config: TrainConfig, policy_model_path: str):
+def build_verifier(config: TrainConfig, policy_model_path: str, policy: Any = None):
     """RemoteZero's verifier V from ``config.verifier`` (see :class:`VerifierConfig`).
 
     ``initial_policy`` loads a second, frozen copy of the policy checkpoint (before LoRA): the
     self-evolution verifier of round 1 (ours: a separate copy is simple and keeps V fixed while
     the policy trains; for large models serve it with ``georeason serve-verifier`` instead).
+    ``shared_base`` scores on ``policy`` (the policy's ``peft.PeftModel``; required for that
+    kind) with ``verifier.adapter`` as a frozen second adapter, or with adapters disabled.
+
+    Raises:
+        UserInputError: ``shared_base`` without ``policy``; in-process kinds under ZeRO-3.
     """
     vc = config.verifier
     if vc.kind == "http":
@@ -131,6 +136,20 @@ def build_verifier(config: TrainConfig, policy_model_path: str):
             "an in-process verifier cannot run under DeepSpeed ZeRO-3 (its weights would be "
             "partitioned outside the training engine): serve it with `georeason serve-verifier` "
             "and set verifier.kind=http, or use ZeRO-2"
+        )
+    if vc.kind == "shared_base":
+        from georeason.models.loading import load_processor
+        from georeason.training.shared_verifier import SharedBaseVerifier, add_verifier_adapter
+
+        if policy is None:
+            raise UserInputError("verifier.kind shared_base needs the policy's PeftModel")
+        name = add_verifier_adapter(policy, vc.adapter) if vc.adapter else None
+        return SharedBaseVerifier(
+            policy,
+            load_processor(policy_model_path),
+            adapter_name=name,
+            max_pixels=vc.max_pixels,
+            batch_size=vc.batch_size,
         )
     model = policy_model_path if vc.kind == "initial_policy" else resolve_model(vc.model)
     verifier = LocalVerifier.from_pretrained(
@@ -175,8 +194,13 @@ def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -
     return rewards
 
 
-def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
+def build_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -> GRPOTrainer
     """Construct TRL's ``GRPOTrainer`` for a config (model, processor, data, rewards, LoRA, logs).
+
+    With ``init_adapter`` or a ``shared_base`` verifier the policy is wrapped into a
+    ``peft.PeftModel`` here (:func:`georeason.training.shared_verifier.wrap_policy`) and handed
+    to TRL without a ``peft_config``; otherwise TRL applies the LoRA config itself.
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. evolve's progress).
 
     Raises:
         UserInputError: invalid config values (including unknown ``grpo`` keys).
@@ -210,12 +234,6 @@ def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
     model, processor = loaded.model.train(), loaded.processor
     frame = frame_spec_for(processor, loaded.arch)
 
-    verifier = None
-    if "verification" in config.reward_weights:
-        verifier = build_verifier(config, model_path)
-    out = Path(config.output_dir)
-    rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
-    dataset = build_dataset(config.data, frame.frame, need_boxes=config.mode == "remotereasoner")
     lora = LoraConfig(
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
@@ -223,6 +241,17 @@ def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
         target_modules=config.lora.target_modules,
         task_type="CAUSAL_LM",
     )
+    shared = "verification" in config.reward_weights and config.verifier.kind == "shared_base"
+    if config.init_adapter or shared:
+        from georeason.training.shared_verifier import wrap_policy
+
+        model, lora = wrap_policy(model, lora, config.init_adapter), None
+    verifier = None
+    if "verification" in config.reward_weights:
+        verifier = build_verifier(config, model_path, policy=model if shared else None)
+    out = Path(config.output_dir)
+    rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
+    dataset = build_dataset(config.data, frame.frame, need_boxes=config.mode == "remotereasoner")
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,
@@ -230,7 +259,7 @@ def build_trainer(config: TrainConfig):  # -> trl.GRPOTrainer
         train_dataset=dataset,
         processing_class=processor,
         peft_config=lora,
-        callbacks=[JsonlLogCallback(out / "train_log.jsonl")],
+        callbacks=[JsonlLogCallback(out / "train_log.jsonl"), *(callbacks or [])],
     )
     return trainer
 
@@ -253,8 +282,10 @@ def merge_adapter(base_model: str, adapter_dir: str | Path, out_dir: str | Path)
     return out
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     """Train (or resume) a run; save the final adapter into ``output_dir``.
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects passed to the trainer.
 
     A rerun on a folder that holds ``checkpoint-N`` resumes from the newest one (optimizer,
     scheduler, RNG and data position included: the same data order).
@@ -268,7 +299,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     out = Path(config.output_dir)
     resume = last_checkpoint(out)
-    trainer = build_trainer(config)
+    trainer = build_trainer(config, callbacks)
     if trainer.is_world_process_zero():
         out.mkdir(parents=True, exist_ok=True)
         (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))

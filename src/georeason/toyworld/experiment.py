@@ -1,0 +1,427 @@
+"""``georeason toyworld run``: does annotation-free GRPO (RemoteZero) teach localisation?
+
+One seed of the experiment (:func:`run_seed`), all on CPU, everything seeded by ``seed`` (scene
+seeds of every split, model init, SFT sampling, GRPO):
+
+1. Splits (:func:`georeason.toyworld.build_split`): ``pretrain`` (plain expressions with boxes),
+   ``rl`` (implicit queries, train wordings, **no box**), ``eval`` scenes asked three ways:
+   implicit queries with held-out wordings (the split's default), implicit queries with the
+   train wordings (new scenes, known wordings), plain expressions (the pretrained skill).
+2. Pretraining (:mod:`georeason.toyworld.pretrain`): the policy (Hand + Eye); a larger Eye-only
+   model as the distillation verifier.
+3. Baseline: Hand and Eye metrics before RL (:mod:`georeason.toyworld.evaluate`).
+4. RemoteZero GRPO through :func:`georeason.training.trainer.train` (the project's rewards:
+   format + verification with context crop and area penalty): distillation (verifier = the
+   larger model), self-evolution round 1 (verifier = the frozen pretrained policy), round 2
+   (policy and verifier = the merged round-1 policy); ablations of round 1 without the area
+   penalty and with the strict crop.
+5. Ceiling: the same GRPO budget with RemoteReasoner's supervised rewards (IoU + count + format)
+   on the same RL scenes with their (regenerated) target boxes.
+
+Results go to ``OUT/seed{S}/results.json``; :func:`run_experiment` runs several seeds (reusing
+finished ones) and writes the aggregate report (:mod:`georeason.toyworld.report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from georeason.toyworld.pretrain import (
+    TOY_MAX_PIXELS,
+    PretrainConfig,
+    ToyModelSize,
+    make_toy_model,
+    pretrain,
+)
+
+
+@dataclass
+class ExperimentSettings:
+    """Sizes and budgets of one run (defaults: the full setting, ours; see :data:`QUICK`).
+
+    Attributes:
+        n_pretrain, n_rl, n_eval: scenes per split (one query each).
+        pretrain_steps: SFT steps of the policy.
+        policy_size: width/depth of the policy.
+        teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
+        grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).
+        num_generations: rollouts per prompt (RemoteZero: 4; ours 8: more exploration per
+            prompt for a tiny policy).
+        prompts_per_step: prompts per GRPO step (batch = prompts x generations).
+        temperature: rollout temperature (both papers: 0.9).
+        grpo_lr: LoRA learning rate (ours; the papers' 1e-6 is for 7-8B models).
+        lora_r, lora_alpha: LoRA rank and alpha (ours: 16 / 32).
+        area_penalty_weight, area_threshold, margin_ratio: the verification reward's lambda,
+            tau and context margin (project defaults 1.0 / 0.3 / 0.15).
+        ablations: also run the no-area-penalty and strict-crop ablations.
+    """
+
+    n_pretrain: int = 2000
+    n_rl: int = 512
+    n_eval: int = 100
+    pretrain_steps: int = 800
+    policy_size: ToyModelSize = field(default_factory=ToyModelSize)
+    teacher_size: ToyModelSize = field(
+        default_factory=lambda: ToyModelSize(hidden=192, layers=4, vision_hidden=96, vision_depth=2)
+    )
+    teacher_steps: int = 1200
+    grpo_steps: int = 120
+    num_generations: int = 8
+    prompts_per_step: int = 2
+    temperature: float = 0.9
+    grpo_lr: float = 5e-4
+    lora_r: int = 16
+    lora_alpha: int = 32
+    area_penalty_weight: float = 1.0
+    area_threshold: float = 0.3
+    margin_ratio: float = 0.15
+    ablations: bool = True
+
+
+#: The ``--quick`` variant: every stage runs, on a few samples and steps (checks wiring only).
+QUICK = ExperimentSettings(
+    n_pretrain=64,
+    n_rl=8,
+    n_eval=8,
+    pretrain_steps=6,
+    teacher_steps=4,
+    grpo_steps=2,
+    num_generations=4,
+    prompts_per_step=1,
+    teacher_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
+    policy_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
+)
+
+#: Evaluation query sets: name -> (kind, wordings) of ``build_split("eval", ...)``.
+EVAL_SETS: dict[str, tuple[str, str]] = {
+    "implicit_heldout": ("implicit", "heldout"),
+    "implicit_train_wordings": ("implicit", "train"),
+    "plain": ("plain", "train"),
+}
+
+
+def rl_oracle_records(n: int, seed: int, size_px: int = 112) -> list[dict[str, Any]]:
+    """The ``rl`` split's scenes and queries WITH their target boxes (for the ceiling only).
+
+    Re-derives each RL record exactly as :func:`georeason.toyworld.splits.build_split` does
+    (same scene seed, category order and query RNG) and adds ``boxes_xyxy_px``.
+
+    Raises:
+        RuntimeError: if a regenerated query differs from the ``rl`` split's.
+    """
+    from PIL import Image
+
+    from georeason.toyworld.queries import make_sample
+    from georeason.toyworld.scenes import generate_scene
+    from georeason.toyworld.splits import _category_order, build_split, scene_seed
+
+    plain = build_split("rl", n, seed, size_px)
+    order = _category_order("rl", seed)
+    out = []
+    for i, rec in enumerate(plain):
+        ss = scene_seed("rl", seed, i)
+        category = order[i % len(order)]
+        scene = generate_scene(ss, size_px, required=(category,))
+        sample = make_sample(scene, np.random.default_rng([ss, 1]), "implicit", "train", category=category)
+        if sample["query"] != rec["query"]:
+            raise RuntimeError(f"rl record {i} does not reproduce (query differs)")
+        out.append(
+            {
+                "id": rec["id"],
+                "image": Image.fromarray(scene.image, mode="RGB"),
+                "query": rec["query"],
+                "boxes_xyxy_px": [list(sample["target_box_xyxy_px"])],
+            }
+        )
+    return out
+
+
+def _grpo_raw(
+    settings: ExperimentSettings,
+    mode: str,
+    model: str,
+    out: Path,
+    data: Path,
+    seed: int,
+    verifier: dict[str, Any] | None = None,
+    merge: bool = False,
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "mode": mode,
+        "model": model,
+        "output_dir": str(out),
+        "max_pixels": TOY_MAX_PIXELS,
+        "dtype": "float32",
+        "data": {"path": str(data)},
+        "lora": {
+            "r": settings.lora_r,
+            "alpha": settings.lora_alpha,
+            "dropout": 0.0,
+            "target_modules": "all-linear",
+        },
+        "merge_final": merge,
+        "grpo": {
+            "use_cpu": True,
+            "num_generations": settings.num_generations,
+            "temperature": settings.temperature,
+            "per_device_train_batch_size": settings.num_generations * settings.prompts_per_step,
+            "gradient_accumulation_steps": 1,
+            "max_completion_length": 32,
+            "learning_rate": settings.grpo_lr,
+            "lr_scheduler_type": "constant",
+            "max_steps": settings.grpo_steps,
+            "save_strategy": "no",
+            "logging_steps": 1,
+            "report_to": [],
+            "seed": seed,
+            "dataloader_num_workers": 0,
+            "gradient_checkpointing": False,
+            "disable_tqdm": True,
+        },
+    }
+    if mode == "remotezero":
+        v = {
+            "max_pixels": TOY_MAX_PIXELS,
+            "batch_size": 64,
+            "margin_ratio": settings.margin_ratio,
+            "area_penalty_weight": settings.area_penalty_weight,
+            "area_threshold": settings.area_threshold,
+        }
+        v.update(verifier or {"kind": "initial_policy"})
+        raw["verifier"] = v
+    return raw
+
+
+def _train_log(run_dir: Path) -> list[dict[str, Any]]:
+    from georeason.training.logs import read_jsonl
+
+    return read_jsonl(run_dir / "train_log.jsonl")
+
+
+def _curve(log: list[dict[str, Any]], key_part: str) -> list[float | None]:
+    out = []
+    for rec in log:
+        if "reward" not in rec and "loss" not in rec:
+            continue
+        value = next((v for k, v in rec.items() if key_part in k), None)
+        out.append(value)
+    return out
+
+
+def _grpo_run(
+    name: str,
+    raw: dict[str, Any],
+    eval_sets: dict[str, list[dict[str, Any]]],
+    base_model: str,
+) -> dict[str, Any]:
+    """Train one GRPO run (fresh folder) and evaluate its adapter on every eval set."""
+    from georeason.toyworld.evaluate import hand_metrics
+    from georeason.training.config import config_from_dict
+    from georeason.training.trainer import train
+
+    out = Path(raw["output_dir"])
+    if out.exists():
+        shutil.rmtree(out)
+    start = time.perf_counter()
+    result = train(config_from_dict(raw))
+    train_s = time.perf_counter() - start
+    log = [r for r in _train_log(out) if "reward" in r]
+    hand = {k: hand_metrics(base_model, recs, adapter=result.adapter_dir) for k, recs in eval_sets.items()}
+    return {
+        "name": name,
+        "mode": raw["mode"],
+        "verifier": raw.get("verifier"),
+        "steps": result.global_step,
+        "train_wall_s": train_s,
+        "hand": hand,
+        "curves": {
+            "reward": [r.get("reward") for r in log],
+            "format": [r.get("rewards/format_reward/mean") for r in log],
+            "verification": [r.get("rewards/verification_reward/mean") for r in log],
+            "iou": [r.get("rewards/iou_reward/mean") for r in log],
+            "box_area_ratio": [
+                next((v for k, v in r.items() if "box_area_ratio" in k), None) for r in log
+            ],
+            "verifier_confidence": [
+                next((v for k, v in r.items() if "verifier_confidence" in k), None) for r in log
+            ],
+        },
+        "merged_dir": str(result.merged_dir) if result.merged_dir else None,
+        "adapter_dir": str(result.adapter_dir),
+    }
+
+
+def run_seed(
+    out_dir: str | Path, seed: int, settings: ExperimentSettings, log=print
+) -> dict[str, Any]:
+    """Run every stage for one seed; write ``out_dir/results.json`` and return the results.
+
+    Raises:
+        georeason.errors.UserInputError: invalid settings (e.g. a negative seed).
+    """
+    import torch
+
+    from georeason.toyworld.evaluate import eye_metrics, hand_metrics
+    from georeason.toyworld.splits import build_split, write_split
+
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    walls: dict[str, float] = {}
+    s = settings
+
+    def tick(stage: str, since: float) -> float:
+        now = time.perf_counter()
+        walls[stage] = now - since
+        log(f"[seed {seed}] {stage}: {walls[stage]:.0f} s")
+        return now
+
+    t = time.perf_counter()
+    pre = build_split("pretrain", s.n_pretrain, seed)
+    rl = build_split("rl", s.n_rl, seed)
+    rl_jsonl = write_split(rl, out / "data" / "rl", overwrite=True)
+    oracle_jsonl = write_split(rl_oracle_records(s.n_rl, seed), out / "data" / "rl_oracle", overwrite=True)
+    evals = {
+        name: build_split("eval", s.n_eval, seed, kind=kind, wordings=w)
+        for name, (kind, w) in EVAL_SETS.items()
+    }
+    t = tick("splits", t)
+
+    policy_dir = out / "models" / "policy"
+    teacher_dir = out / "models" / "teacher"
+    make_toy_model(policy_dir, s.policy_size, seed=seed)
+    pre_policy = pretrain(
+        policy_dir,
+        pre,
+        PretrainConfig(steps=s.pretrain_steps, seed=seed),
+        log_path=out / "pretrain_policy_log.jsonl",
+    )
+    t = tick("pretrain_policy", t)
+    make_toy_model(teacher_dir, s.teacher_size, seed=seed + 1000)
+    pre_teacher = pretrain(
+        teacher_dir,
+        pre,
+        PretrainConfig(steps=s.teacher_steps, hand_batch=0, eye_batch=16, seed=seed + 1000),
+        log_path=out / "pretrain_teacher_log.jsonl",
+    )
+    t = tick("pretrain_teacher", t)
+
+    eye_sets = ("implicit_heldout", "implicit_train_wordings")
+    baseline = {
+        "hand": {k: hand_metrics(policy_dir, v) for k, v in evals.items()},
+        "eye_policy": {k: eye_metrics(policy_dir, evals[k]) for k in eye_sets},
+        "eye_teacher": {k: eye_metrics(teacher_dir, evals[k]) for k in eye_sets},
+    }
+    t = tick("baseline_eval", t)
+
+    runs: dict[str, Any] = {}
+    grpo = out / "grpo"
+    pdir = str(policy_dir)
+
+    def go(name: str, raw: dict[str, Any], base: str) -> None:
+        nonlocal t
+        runs[name] = _grpo_run(name, raw, evals, base)
+        r = runs[name]["hand"]
+        log(
+            f"[seed {seed}] {name}: Acc@0.5 heldout {r['implicit_heldout']['acc50']:.3f} "
+            f"train-wordings {r['implicit_train_wordings']['acc50']:.3f}"
+        )
+        t = tick(f"grpo_{name}", t)
+
+    go(
+        "remotezero_distill",
+        _grpo_raw(s, "remotezero", pdir, grpo / "distill", rl_jsonl, seed, {"kind": "local", "model": str(teacher_dir)}),
+        pdir,
+    )
+    go(
+        "remotezero_selfevo_r1",
+        _grpo_raw(s, "remotezero", pdir, grpo / "selfevo_r1", rl_jsonl, seed, merge=True),
+        pdir,
+    )
+    r1_merged = runs["remotezero_selfevo_r1"]["merged_dir"]
+    go(
+        "remotezero_selfevo_r2",
+        _grpo_raw(s, "remotezero", r1_merged, grpo / "selfevo_r2", rl_jsonl, seed),
+        r1_merged,
+    )
+    runs["remotezero_selfevo_r2"]["eye_verifier"] = {
+        k: eye_metrics(r1_merged, evals[k]) for k in eye_sets
+    }
+    go(
+        "remotereasoner_ceiling",
+        _grpo_raw(s, "remotereasoner", pdir, grpo / "ceiling", oracle_jsonl, seed),
+        pdir,
+    )
+    if s.ablations:
+        no_area = dataclasses.replace(s, area_penalty_weight=0.0)
+        go(
+            "ablation_no_area_penalty",
+            _grpo_raw(no_area, "remotezero", pdir, grpo / "no_area", rl_jsonl, seed),
+            pdir,
+        )
+        strict = dataclasses.replace(s, margin_ratio=0.0)
+        go(
+            "ablation_strict_crop",
+            _grpo_raw(strict, "remotezero", pdir, grpo / "strict_crop", rl_jsonl, seed),
+            pdir,
+        )
+
+    results = {
+        "seed": seed,
+        "out_dir": str(out),
+        "settings": dataclasses.asdict(s),
+        "pretrain": {"policy": pre_policy, "teacher": pre_teacher},
+        "baseline": baseline,
+        "runs": runs,
+        "wall_s": {**walls, "total": time.perf_counter() - t0},
+        "threads": torch.get_num_threads(),
+        "self_evolution": "two calls of georeason.training.trainer.train: round 2 trains the "
+        "merged round-1 policy with the merged round-1 policy as its (frozen) verifier",
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+def run_experiment(
+    out_dir: str | Path,
+    seeds: Sequence[int],
+    settings: ExperimentSettings,
+    reuse: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Run (or reuse) every seed under ``out_dir/seed{S}`` and write the aggregate report.
+
+    Args:
+        reuse: keep a seed whose ``results.json`` exists with the same settings.
+
+    Returns:
+        The aggregate results (also written to ``out_dir/results.json``; ``report.md`` and
+        ``*.png`` beside it).
+    """
+    from georeason.toyworld.report import write_report
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    out = Path(out_dir)
+    per_seed = []
+    for seed in seeds:
+        sdir = out / f"seed{seed}"
+        done = sdir / "results.json"
+        if reuse and done.is_file():
+            prev = json.loads(done.read_text(encoding="utf-8"))
+            if prev.get("settings") == json.loads(json.dumps(dataclasses.asdict(settings))):
+                log(f"[seed {seed}] reusing {done}")
+                per_seed.append(prev)
+                continue
+        per_seed.append(run_seed(sdir, seed, settings, log=log))
+    return write_report(out, per_seed)

@@ -1,0 +1,408 @@
+"""Toy-world "pretraining": a small Qwen2.5-VL learns the answer format, grounding of plain
+referring expressions and yes/no verification of crops (the Hand and the Eye) from scratch.
+
+This is the analogue of a real MLLM's pretraining in the RemoteZero experiment (ours, not from a
+paper). Two kinds of supervised examples, mixed in every batch, one next-token loss on the
+answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
+
+* **Hand** (policy format): the full image and a *plain* referring expression ("the blue pool")
+  with the policy prompt of :mod:`georeason.prompts`; target
+  ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>`` with the box in the model frame
+  (resized pixels of Qwen2.5-VL). The short reasoning names the category the expression
+  refers to (ours: a one-phrase chain keeps completions under 32 tokens).
+* **Eye** (verifier format, :func:`georeason.prompts.verifier_prompt`): the RemoteZero context
+  crop (:func:`georeason.rewards.verification.crop_for_verifier`, margin 0.15) of a jittered box
+  and a text (plain or implicit, train wordings); target ``Yes`` if the jittered box has
+  IoU >= 0.6 with the text's object, ``No`` for crops of other objects and random boxes with
+  IoU < 0.25 that do not contain the object's centre (ours: crops that merely contain the
+  object among others are left unlabelled, so the Eye's view of large boxes is not taught).
+
+**No implicit query is ever paired with a box**: implicit texts appear only in Eye examples
+(image-text alignment of a crop), as the issue's premise requires.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from georeason.geometry import box_iou_matrix
+from georeason.prompts import policy_messages, verifier_messages
+from georeason.rewards.verification import crop_for_verifier
+from georeason.toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
+from georeason.toyworld.scenes import CATEGORIES, PALETTES
+
+#: Pixel budget of the toy policy and verifier: 112 x 112 = 12,544 (Qwen2.5-VL: 8 x 8 patches,
+#: 16 visual tokens after the 2 x 2 merge). Crops are smaller and are upscaled to the
+#: processor's minimum (3,136 = 56 x 56 pixels).
+TOY_MAX_PIXELS = 112 * 112
+#: Context margin of the Eye's crops (RemoteZero's 15% padding, as in the reward).
+EYE_MARGIN = 0.15
+
+
+@dataclass(frozen=True)
+class ToyModelSize:
+    """Width and depth of a toy Qwen2.5-VL (ours: learnable on CPU in minutes).
+
+    Attributes:
+        hidden: text hidden size (head_dim 32, so heads = hidden / 32).
+        layers: text decoder layers.
+        vision_hidden: vision tower width.
+        vision_depth: vision tower blocks.
+    """
+
+    hidden: int = 128
+    layers: int = 3
+    vision_hidden: int = 64
+    vision_depth: int = 2
+
+
+def canonical_noun(category: str) -> str:
+    """The noun the policy's reasoning names for a category (first of :data:`NOUNS`)."""
+    return NOUNS[category][0]
+
+
+def think_text(category: str) -> str:
+    """The short reasoning chain of the Hand's SFT targets, e.g. ``"a swimming pool"``."""
+    return f"a {canonical_noun(category)}"
+
+
+def toy_corpus() -> list[str]:
+    """Extra tokenizer corpus: every toy-world wording, so its words become single tokens."""
+    lines = []
+    for cat in CATEGORIES:
+        for ws in IMPLICIT_QUERIES[cat].values():
+            lines += list(ws)
+        for noun in NOUNS[cat]:
+            for colour in PALETTES[cat]:
+                for ts in PLAIN_TEMPLATES.values():
+                    for t in ts:
+                        for where in POSITION_PHRASES.values():
+                            lines.append(
+                                t.format(noun=noun, colour=colour, size="large", where=where)
+                            )
+        lines.append(f"<think>{think_text(cat)}</think>")
+    lines += ["small large " * 5, "<answer>[[" + ",".join(str(i) for i in range(113)) + "]]"]
+    return lines * 3
+
+
+def make_toy_model(
+    out_dir: str | Path, size: ToyModelSize = ToyModelSize(), seed: int = 0
+) -> Path:
+    """Write a random-weight toy Qwen2.5-VL folder with a tokenizer that knows the toy words.
+
+    Same layout as :func:`georeason.models.tiny.make_tiny` (loads through
+    :func:`georeason.models.loading.load_model_and_processor`), with a configurable width and a
+    tokenizer trained on the tiny corpus plus :func:`toy_corpus`. The ``georeason.json`` marker
+    says the weights are random; :func:`pretrain` rewrites it after training.
+
+    Raises:
+        ValueError: if ``size.hidden`` is not a multiple of 32.
+    """
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import Qwen2VLImageProcessorPil
+
+    from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
+    from georeason.models.tiny import _ARCH_IMAGE, QWEN_SPECIAL_TOKENS, QWEN_VL_CHAT_TEMPLATE
+    from georeason.models.tiny import build_tokenizer
+
+    if size.hidden % 32:
+        raise ValueError(f"hidden must be a multiple of 32, got {size.hidden}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = build_tokenizer(toy_corpus())
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    vocab = len(tok) + (-len(tok)) % 64
+    heads = size.hidden // 32
+    text = {
+        "vocab_size": vocab,
+        "hidden_size": size.hidden,
+        "intermediate_size": 4 * size.hidden,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "max_position_embeddings": 4096,
+        # head_dim 32: the M-RoPE sections must sum to 16 (DESIGN §4)
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+    }
+    img = _ARCH_IMAGE["qwen2_5_vl"]
+    vision = {
+        "depth": size.vision_depth,
+        "hidden_size": size.vision_hidden,
+        "intermediate_size": 2 * size.vision_hidden,
+        "num_heads": 2,
+        "patch_size": img["patch_size"],
+        "spatial_merge_size": img["merge_size"],
+        "temporal_patch_size": img["temporal_patch_size"],
+        "window_size": 112,
+        "out_hidden_size": size.hidden,
+        "fullatt_block_indexes": [size.vision_depth - 1],
+    }
+    config = Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=img["patch_size"],
+        merge_size=img["merge_size"],
+        temporal_patch_size=img["temporal_patch_size"],
+        image_mean=img["image_mean"],
+        image_std=img["image_std"],
+        size={"shortest_edge": img["min_pixels"], "longest_edge": TOY_MAX_PIXELS},
+    )
+    processor = processor_class_for("qwen2_5_vl")(
+        image_processor=image_processor, tokenizer=tok, chat_template=QWEN_VL_CHAT_TEMPLATE
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+    model.generation_config.eos_token_id = [text["eos_token_id"]]
+    model.generation_config.pad_token_id = text["pad_token_id"]
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    marker = {MARKER_KEY: True, "arch": "qwen2_5_vl", "seed": int(seed), "created_by": "toyworld"}
+    (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
+    """SFT target of a Hand example: ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>``.
+
+    Args:
+        box_model_frame: xyxy in the model frame (resized pixels), rounded to integers here.
+    """
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box_model_frame)
+    return f"<think>{think_text(category)}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
+
+
+def _jitter(box: Sequence[float], rng: np.random.Generator, scale: float, size: int) -> list[float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    d = rng.normal(0.0, scale, 4) * np.array([w, h, w, h])
+    nb = [x1 + d[0], y1 + d[1], x2 + d[2], y2 + d[3]]
+    nb = [min(max(v, 0.0), float(size)) for v in nb]
+    if nb[2] - nb[0] < 2 or nb[3] - nb[1] < 2:
+        return [x1, y1, x2, y2]
+    return nb
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(box_iou_matrix(np.asarray([a], float), np.asarray([b], float))[0, 0])
+
+
+def eye_examples(
+    record: dict[str, Any], rng: np.random.Generator, n: int = 4
+) -> list[tuple[Any, str, str]]:
+    """``n`` verification examples ``(crop, text, "Yes" | "No")`` from one pretrain record.
+
+    Half positives (the target or, for its own texts, another object of the scene, box jittered
+    to IoU >= 0.6), half negatives (another object's crop or a random box with IoU < 0.25 that
+    does not contain the object's centre). Texts: the record's plain expression or an implicit
+    query (train wordings) of the object's category, chosen at random.
+    """
+    image = record["image"]
+    size = image.size[0]
+    objects = record["objects"]
+    target = record["boxes_xyxy_px"][0]
+    tcat = record["target_category"]
+    out: list[tuple[Any, str, str]] = []
+    for k in range(n):
+        # the text always describes the record's target (plain expression or implicit query)
+        if rng.random() < 0.5:
+            text = record["plain_query"]
+        else:
+            pool = IMPLICIT_QUERIES[tcat]["train"]
+            text = pool[int(rng.integers(len(pool)))]
+        if k % 2 == 0:  # positive
+            box = _jitter(target, rng, 0.06, size)
+            if _iou(box, target) < 0.6:
+                box = list(target)
+            label = "Yes"
+        else:
+            others = [o for o in objects if o["category"] != tcat]
+            if others and rng.random() < 0.6:
+                box = _jitter(others[int(rng.integers(len(others)))]["box_xyxy_px"], rng, 0.06, size)
+            else:
+                box = None
+                cx, cy = (target[0] + target[2]) / 2, (target[1] + target[3]) / 2
+                for _ in range(20):
+                    w, h = rng.uniform(10, 50, 2)
+                    x, y = rng.uniform(0, size - w), rng.uniform(0, size - h)
+                    cand = [x, y, x + w, y + h]
+                    inside = cand[0] <= cx <= cand[2] and cand[1] <= cy <= cand[3]
+                    if _iou(cand, target) < 0.25 and not inside:
+                        box = cand
+                        break
+                if box is None:
+                    box = _jitter(objects[0]["box_xyxy_px"], rng, 0.0, size)
+                    if objects[0]["category"] == tcat:
+                        continue
+            if _iou(box, target) >= 0.25:
+                continue
+            label = "No"
+        out.append((crop_for_verifier(image, box, EYE_MARGIN), text, label))
+    return out
+
+
+@dataclass
+class PretrainConfig:
+    """SFT settings (all ours: chosen so the toy policy learns in a few CPU minutes).
+
+    Attributes:
+        steps: optimizer steps.
+        hand_batch: Hand examples per step (0: an Eye-only model, e.g. the larger verifier).
+        eye_batch: Eye examples per step.
+        lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
+        weight_decay: AdamW weight decay.
+        seed: torch / numpy seed of the example sampling.
+    """
+
+    steps: int = 1500
+    hand_batch: int = 8
+    eye_batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+
+
+def _encode(processor, prompt_texts: list[str], answers: list[str], images: list[Any]):
+    """Tokenise prompt + answer + ``<|im_end|>`` (right padding) with answer-only labels."""
+    import torch
+
+    tok = processor.tokenizer
+    full = [p + a + "<|im_end|>" for p, a in zip(prompt_texts, answers, strict=True)]
+    old_side = tok.padding_side
+    tok.padding_side = "right"
+    try:
+        batch = processor(text=full, images=images, padding=True, return_tensors="pt")
+        prompt_only = processor(text=prompt_texts, images=images, padding=True, return_tensors="pt")
+    finally:
+        tok.padding_side = old_side
+    labels = batch["input_ids"].clone()
+    plen = prompt_only["attention_mask"].sum(1)
+    for i in range(labels.shape[0]):
+        labels[i, : int(plen[i])] = -100
+    labels[batch["attention_mask"] == 0] = -100
+    batch["labels"] = labels
+    return batch
+
+
+def pretrain(
+    model_dir: str | Path,
+    records: Sequence[dict[str, Any]],
+    config: PretrainConfig,
+    log_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Supervised pretraining of a toy model folder in place (module docstring: data, loss).
+
+    Args:
+        model_dir: a folder from :func:`make_toy_model` (weights are overwritten).
+        records: ``build_split("pretrain", ...)`` records (plain expressions with boxes and
+            ``objects``; the image is a 112 px RGB PIL image, boxes xyxy in original pixels).
+        config: :class:`PretrainConfig`.
+        log_path: JSONL of ``{"step", "loss", "hand_loss", "eye_loss", "lr"}`` every 10 steps.
+
+    Returns:
+        ``{"steps", "wall_s", "final_loss"}``.
+
+    Raises:
+        ValueError: if ``records`` is empty.
+    """
+    import torch
+
+    from georeason.geometry import boxes_to_model_frame
+    from georeason.models.loading import MARKER_FILE, MARKER_KEY, load_model_and_processor
+
+    if not records:
+        raise ValueError("pretraining needs records")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    lm = load_model_and_processor(model_dir, max_pixels=TOY_MAX_PIXELS, device="cpu")
+    model, processor = lm.model.train(), lm.processor
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    warm = max(1, config.steps // 20)
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return config.lr * (step + 1) / warm
+        t = (step - warm) / max(1, config.steps - warm)
+        return config.lr * 0.5 * (1 + math.cos(math.pi * t))
+
+    def prompt(messages) -> str:
+        return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+    start = time.perf_counter()
+    losses: list[float] = []
+    for step in range(config.steps):
+        idx = rng.integers(len(records), size=config.hand_batch)
+        h_prompts, h_answers, h_images = [], [], []
+        for i in idx:
+            rec = records[int(i)]
+            img = rec["image"]
+            w, h = img.size
+            box = boxes_to_model_frame(
+                np.asarray(rec["boxes_xyxy_px"], float), "resized_px", (h, w), (h, w)
+            )[0]
+            h_prompts.append(prompt(policy_messages(rec["query"], "resized_px")))
+            h_answers.append(hand_target(rec["target_category"], box))
+            h_images.append(img)
+        e_prompts, e_answers, e_images = [], [], []
+        while len(e_prompts) < config.eye_batch:
+            rec = records[int(rng.integers(len(records)))]
+            for crop, text, label in eye_examples(rec, rng, n=2):
+                e_prompts.append(prompt(verifier_messages(text)))
+                e_answers.append(label)
+                e_images.append(crop)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        eb = _encode(processor, e_prompts, e_answers, e_images)
+        eye_loss = model(**eb).loss
+        if h_prompts:
+            hand_loss = model(**_encode(processor, h_prompts, h_answers, h_images)).loss
+            loss = hand_loss + eye_loss
+        else:  # an Eye-only model (the distillation verifier)
+            hand_loss = torch.zeros(())
+            loss = eye_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        if log and (step % 10 == 0 or step == config.steps - 1):
+            log.write(
+                json.dumps(
+                    {
+                        "step": step,
+                        "loss": float(loss),
+                        "hand_loss": float(hand_loss),
+                        "eye_loss": float(eye_loss),
+                        "lr": lr_at(step),
+                        "wall_s": time.perf_counter() - start,
+                    }
+                )
+                + "\n"
+            )
+            log.flush()
+    if log:
+        log.close()
+    model.eval()
+    model.save_pretrained(model_dir)
+    marker = {MARKER_KEY: False, "arch": "qwen2_5_vl", "created_by": "toyworld pretrain"}
+    (Path(model_dir) / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    wall = time.perf_counter() - start
+    return {"steps": config.steps, "wall_s": wall, "final_loss": float(np.mean(losses[-20:]))}

@@ -1,0 +1,595 @@
+"""RemoteZero self-evolution and distillation rounds (``georeason evolve``).
+
+RemoteZero (arXiv 2605.04451) improves localisation on unlabeled imagery because the model's
+verification ("Eye") matures before its box generation ("Hand"): round t trains the policy with
+GRPO against the Generate-Crop-Verify reward whose verifier V is the policy of round t-1, frozen.
+
+Rounds ``0 .. N-1`` of one run live in ``OUTPUT_DIR/round-00``, ``round-01``, ... Each is an
+ordinary ``georeason train`` run folder (checkpoints, logs, final LoRA adapter) plus
+``manifest.json`` (:data:`MANIFEST_FILE`).
+
+* Round 0's verifier is the config's ``verifier`` section: an external model (``local`` or
+  ``http``: distillation; the paper's 65.05 Acc@0.5) or the initial policy (``initial_policy``:
+  pure self-evolution).
+* Round t >= 1: the verifier is round t-1's policy, frozen. The policy starts from round t-1's
+  weights (``evolve.policy_init: previous``, default) or from the base model (``base``).
+* Between rounds the policy is carried as its LoRA adapter (``evolve.carry: adapter``, default:
+  the next round continues training the same adapter, the verifier is base + that adapter) or
+  merged into a full model (``carry: merge``: the next round trains a fresh LoRA on the merged
+  model, the verifier is the merged model = the next policy with its adapter disabled).
+* Memory (``evolve.shared_verifier: true``, default): when the verifier is the policy's base plus
+  an adapter (or the bare base), it scores on the policy's own weights
+  (:mod:`georeason.training.shared_verifier`) instead of loading a second copy of the base.
+
+A finished round is never trained again or overwritten; rerunning the same command after an
+interruption resumes at the unfinished round, from its last checkpoint (its step). A round whose
+recorded configuration hash differs from the current one is refused (use a new ``output_dir``).
+After each round: the verifier's scores on a fixed probe set (agreement with the previous
+round's verifier), optionally Acc@0.5 / gIoU on a labelled set (:mod:`georeason.eval`), and
+``evolve_report.md`` (:mod:`georeason.training.evolve_report`).
+
+Under ``accelerate launch`` every process runs the rounds' training; manifests, probes,
+evaluation and the report are written by the main process, the others wait at a barrier.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import gc
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from georeason.errors import UserInputError
+from georeason.training.config import TrainConfig, apply_overrides, config_from_dict
+
+MANIFEST_FILE = "manifest.json"
+ROUND_PREFIX = "round-"
+POLICY_INITS = ("previous", "base")
+CARRIES = ("adapter", "merge")
+#: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
+#: (ours: fixed, label-free crops on which successive verifiers are compared).
+PROBE_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (0.0, 0.0, 0.5, 0.5),
+    (0.5, 0.0, 1.0, 0.5),
+    (0.0, 0.5, 0.5, 1.0),
+    (0.5, 0.5, 1.0, 1.0),
+    (0.25, 0.25, 0.75, 0.75),
+)
+
+
+@dataclass
+class EvalSettings:
+    """Optional evaluation after each round (region task: Acc@0.5 and gIoU).
+
+    Attributes:
+        dataset: a :func:`georeason.eval.datasets.build_dataset` name (``jsonl``, ``earthreason``...).
+        root: dataset folder (None with ``jsonl``: the bundled ``rs-samples``).
+        split: dataset split.
+        limit: evaluate the first N samples only.
+        max_new_tokens: generation budget of the policy.
+        batch_size: generation batch.
+    """
+
+    dataset: str = "jsonl"
+    root: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    max_new_tokens: int = 512
+    batch_size: int = 4
+
+
+@dataclass
+class EvolveSettings:
+    """The ``evolve:`` section of an evolve config.
+
+    Attributes:
+        rounds: number of rounds (``--rounds`` overrides).
+        policy_init: ``"previous"`` (round t starts from round t-1's weights; default) or
+            ``"base"`` (every round starts from the base model with a fresh LoRA).
+        carry: ``"adapter"`` (default) or ``"merge"`` (see the module docstring).
+        shared_verifier: score with the policy's own base weights when the verifier is that
+            base plus an adapter or the bare base (default True; False loads a separate copy).
+        probe_records: training records whose fixed crops (:data:`PROBE_BOXES`) each round's
+            verifier scores, for the agreement with the previous round (ours: 4; 0 = off).
+        eval: per-round evaluation (:class:`EvalSettings`), or None.
+    """
+
+    rounds: int = 2
+    policy_init: str = "previous"
+    carry: str = "adapter"
+    shared_verifier: bool = True
+    probe_records: int = 4
+    eval: EvalSettings | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy_init not in POLICY_INITS:
+            raise UserInputError(f"evolve.policy_init must be one of {POLICY_INITS}")
+        if self.carry not in CARRIES:
+            raise UserInputError(f"evolve.carry must be one of {CARRIES}")
+        if self.rounds < 1:
+            raise UserInputError(f"evolve.rounds must be >= 1, got {self.rounds}")
+        if self.probe_records < 0:
+            raise UserInputError("evolve.probe_records must be >= 0")
+
+
+@dataclass
+class EvolveConfig:
+    """A RemoteZero training config (round 0's settings) plus the :class:`EvolveSettings`."""
+
+    train: TrainConfig
+    evolve: EvolveSettings = field(default_factory=EvolveSettings)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.train.output_dir)
+
+
+@dataclass
+class RoundResult:
+    """One round of :func:`evolve`: its folder, manifest, and whether this call trained it."""
+
+    index: int
+    round_dir: Path
+    manifest: dict[str, Any]
+    skipped: bool
+
+
+@dataclass
+class EvolveResult:
+    """What :func:`evolve` produced: the rounds (in order) and the report path."""
+
+    run_dir: Path
+    rounds: list[RoundResult]
+    report: Path | None
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise UserInputError(f"{where} must be a mapping")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise UserInputError(f"unknown key(s) {sorted(unknown)} in {where}; known: {sorted(names)}")
+    return cls(**values)
+
+
+def evolve_config_from_dict(raw: dict[str, Any]) -> EvolveConfig:
+    """Build an :class:`EvolveConfig` from parsed YAML (a training config + ``evolve:``).
+
+    Raises:
+        UserInputError: not remotezero mode, unknown keys, bad values.
+    """
+    if not isinstance(raw, dict):
+        raise UserInputError("an evolve config must be a YAML mapping")
+    raw = dict(raw)
+    section = dict(raw.pop("evolve", None) or {})
+    ev = section.pop("eval", None)
+    settings = _build(EvolveSettings, section, "evolve")
+    settings.eval = _build(EvalSettings, ev, "evolve.eval") if ev is not None else None
+    train = config_from_dict(raw)
+    if train.mode != "remotezero" or "verification" not in train.reward_weights:
+        raise UserInputError("evolve needs mode remotezero with the verification reward")
+    return EvolveConfig(train, settings)
+
+
+def load_evolve_config(path: str | Path, overrides: list[str] | None = None) -> EvolveConfig:
+    """Read an evolve YAML (training keys + ``evolve:``) and apply ``key=value`` overrides.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        UserInputError: invalid YAML or content.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            raise UserInputError(f"{path} is not valid YAML: {exc}") from None
+    return evolve_config_from_dict(apply_overrides(raw, overrides or []))
+
+
+def round_dir(run_dir: str | Path, index: int) -> Path:
+    """``RUN/round-XX`` of round ``index`` (0-based)."""
+    return Path(run_dir) / f"{ROUND_PREFIX}{index:02d}"
+
+
+def round_config(config: EvolveConfig, index: int) -> tuple[TrainConfig, dict[str, Any]]:
+    """The training config of round ``index`` and a description of its verifier.
+
+    Round 0 keeps the config's verifier (``initial_policy`` becomes ``shared_base`` without an
+    adapter when ``shared_verifier`` is on: the base with the fresh LoRA disabled is exactly the
+    initial policy). Round t >= 1 uses round t-1's policy as verifier (see the module docstring).
+
+    Returns:
+        ``(train_config, verifier_info)``; ``verifier_info`` has ``source`` (``"external"``,
+        ``"initial_policy"`` or ``"round-XX"``), ``kind``, ``model``, ``adapter``, ``url``,
+        ``shared``.
+    """
+    ev = config.evolve
+    cfg = copy.deepcopy(config.train)
+    cfg.output_dir = str(round_dir(config.run_dir, index))
+    vc = cfg.verifier
+    base = config.train.model
+    if index == 0:
+        source = "initial_policy" if vc.kind in ("initial_policy", "shared_base") else "external"
+        if vc.kind == "initial_policy" and ev.shared_verifier:
+            vc.kind, vc.adapter = "shared_base", None
+    else:
+        prev = round_dir(config.run_dir, index - 1)
+        source = prev.name
+        merged = ev.carry == "merge" and ev.policy_init == "previous"
+        prev_model = str(prev / "merged") if merged else base
+        prev_adapter = None if merged else str(prev)
+        if ev.policy_init == "previous":
+            cfg.model = prev_model
+            cfg.init_adapter = prev_adapter  # continue the same LoRA (carry adapter)
+        else:
+            cfg.model, cfg.init_adapter = base, None
+        # the model every round-t-1 policy is "base + adapter" of: prev_model (+ prev_adapter)
+        if ev.shared_verifier:
+            vc.kind, vc.model, vc.adapter, vc.url = "shared_base", None, prev_adapter, None
+        else:
+            vc.kind, vc.model, vc.adapter, vc.url = "local", prev_model, prev_adapter, None
+    cfg.merge_final = ev.carry == "merge"
+    info = {
+        "source": source,
+        "kind": vc.kind,
+        "model": vc.model if vc.kind != "shared_base" else cfg.model,
+        "adapter": vc.adapter,
+        "url": vc.url,
+        "shared": vc.kind == "shared_base",
+    }
+    return cfg, info
+
+
+# --- hashing, manifests -------------------------------------------------------------------------
+
+
+def config_hash(cfg: TrainConfig, run_dir: str | Path) -> str:
+    """sha256 of a round's training config (the run folder written as ``<run>``)."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True).replace(str(Path(run_dir)), "<run>")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_hash(cfg: TrainConfig) -> str:
+    """sha256 of the training records (canonical JSON) and each image file's byte size (ours:
+    the pixels are not read; a replaced image of another size changes the hash).
+
+    Raises:
+        UserInputError, FileNotFoundError: as :func:`georeason.training.data.read_records`.
+    """
+    from georeason.training.data import read_records
+
+    records, root = read_records(cfg.data)
+    h = hashlib.sha256()
+    for rec in records:
+        h.update(json.dumps(rec, sort_keys=True, default=str).encode())
+        image = Path(str(rec["image"])).expanduser()
+        image = image if image.is_absolute() else root / image
+        h.update(str(image.stat().st_size if image.is_file() else -1).encode())
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """A round folder's manifest, or None if it has none."""
+    path = Path(folder) / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_manifest(folder: str | Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically (temporary file + rename)."""
+    path = Path(folder) / MANIFEST_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def reward_summary(train_log: str | Path) -> dict[str, Any]:
+    """Per-round summary of ``train_log.jsonl`` (the last record of each step counts: a step
+    logged again after a resume replaces the earlier one).
+
+    Returns:
+        ``steps`` and, for ``reward``, ``verifier_confidence``, ``box_area_ratio`` and
+        ``parse_failure_rate``: ``<key>_first``, ``<key>_last``, ``<key>_mean`` (None if never
+        logged); ``reward`` is TRL's weighted reward sum (format + verification).
+    """
+    from georeason.training.logs import read_jsonl
+
+    by_step: dict[int, dict[str, Any]] = {}
+    for rec in read_jsonl(train_log):
+        if "reward" in rec:
+            by_step[int(rec["step"])] = rec
+    steps = [by_step[s] for s in sorted(by_step)]
+    out: dict[str, Any] = {"steps": len(steps)}
+    for key in ("reward", "verifier_confidence", "box_area_ratio", "parse_failure_rate"):
+        values = [float(r[key]) for r in steps if r.get(key) is not None]
+        out[f"{key}_first"] = values[0] if values else None
+        out[f"{key}_last"] = values[-1] if values else None
+        out[f"{key}_mean"] = sum(values) / len(values) if values else None
+    return out
+
+
+# --- probe set and per-round evaluation ---------------------------------------------------------
+
+
+def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
+    """The fixed probe set: for the first ``n_records`` training records, the context crops
+    (``verifier.margin_ratio``) of :data:`PROBE_BOXES`, each with the record's query.
+
+    Returns:
+        ``(crops, queries)``: RGB PIL images and strings, ``n_records * 5`` of each.
+    """
+    from georeason.io import read_image
+    from georeason.rewards import crop_for_verifier
+    from georeason.training.data import read_records
+
+    records, root = read_records(cfg.data)
+    crops, queries = [], []
+    for rec in records[:n_records]:
+        path = Path(str(rec["image"])).expanduser()
+        image = read_image(path if path.is_absolute() else root / path).pil()
+        w, h = image.size
+        for fx1, fy1, fx2, fy2 in PROBE_BOXES:
+            box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
+            crops.append(crop_for_verifier(image, box, cfg.verifier.margin_ratio))
+            queries.append(str(rec["query"]))
+    return crops, queries
+
+
+def standalone_verifier(cfg: TrainConfig):
+    """The round's verifier as a separate object (for the probe): ``shared_base`` is loaded as
+    ``LocalVerifier.from_pretrained(model, adapter)`` (same scores, tested), the other kinds
+    via :func:`georeason.training.trainer.build_verifier`."""
+    from georeason.models.verifier import LocalVerifier
+    from georeason.training.model_spec import resolve_model
+    from georeason.training.trainer import _device_for_verifier, build_verifier
+
+    vc = cfg.verifier
+    if vc.kind != "shared_base":
+        return build_verifier(cfg, resolve_model(cfg.model))
+    return LocalVerifier.from_pretrained(
+        resolve_model(cfg.model),
+        adapter=vc.adapter,
+        max_pixels=vc.max_pixels,
+        batch_size=vc.batch_size,
+        device=_device_for_verifier(cfg),
+        dtype=cfg.dtype,
+    )
+
+
+def _free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def probe_scores(cfg: TrainConfig, n_records: int) -> list[float]:
+    """The round's verifier's confidences on the probe set (empty if ``n_records`` is 0)."""
+    if n_records <= 0:
+        return []
+    crops, queries = probe_pairs(cfg, n_records)
+    verifier = standalone_verifier(cfg)
+    try:
+        return [float(s) for s in verifier.score(crops, queries)]
+    finally:
+        del verifier
+        _free_memory()
+
+
+def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) -> dict[str, Any]:
+    """Acc@0.5 and gIoU (percent, :mod:`georeason.eval.metrics`) of the round's policy
+    (``cfg.model`` + ``adapter_dir``) on the labelled set, region task, greedy decoding.
+    Results go to ``ROUND/eval/`` (resumable like ``georeason eval``).
+
+    Returns:
+        ``{"dataset", "n_samples", "Acc@0.5", "gIoU"}``.
+    """
+    from georeason.eval.datasets import build_dataset
+    from georeason.eval.runner import PolicyPredictor, evaluate
+    from georeason.models.policy import Policy
+    from georeason.training.model_spec import resolve_model
+
+    root = settings.root
+    if root is None:
+        if settings.dataset != "jsonl":
+            raise UserInputError(f"evolve.eval.root is required for dataset {settings.dataset}")
+        from georeason.data import SAMPLES_DIR
+
+        root = str(SAMPLES_DIR)
+    dataset = build_dataset(settings.dataset, root, settings.split)
+    policy = Policy.from_pretrained(
+        resolve_model(cfg.model), adapter=adapter_dir, max_pixels=cfg.max_pixels, dtype=cfg.dtype
+    )
+    try:
+        predictor = PolicyPredictor(
+            policy, None, settings.max_new_tokens, settings.batch_size, {"adapter": str(adapter_dir)}
+        )
+        result = evaluate(
+            dataset,
+            predictor,
+            "region",
+            adapter_dir / "eval",
+            batch_size=settings.batch_size,
+            limit=settings.limit,
+            progress=False,
+        )
+    finally:
+        del policy
+        _free_memory()
+    return {
+        "dataset": settings.dataset,
+        "n_samples": result.counts["samples"],
+        "Acc@0.5": result.metrics.get("Acc@0.5"),
+        "gIoU": result.metrics.get("gIoU"),
+    }
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def _progress_callback(index: int, rounds: int, stream: Any):
+    from transformers import TrainerCallback
+
+    class EvolveProgress(TrainerCallback):
+        """Prints ``[evolve] round r/N step s/S reward ...`` at each log (main process)."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - HF
+            if not state.is_world_process_zero or not logs or "reward" not in logs:
+                return
+            extra = "".join(
+                f" {k}={logs[k]:.4f}"
+                for k in ("reward", "verifier_confidence", "box_area_ratio")
+                if isinstance(logs.get(k), (int, float))
+            )
+            print(
+                f"[evolve] round {index + 1}/{rounds} step {state.global_step}/{state.max_steps}"
+                f"{extra}",
+                file=stream,
+                flush=True,
+            )
+
+    return EvolveProgress()
+
+
+def _is_main() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _barrier() -> None:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover
+        return
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+def evolve(
+    config: EvolveConfig,
+    rounds: int | None = None,
+    stream: Any = None,
+    train_fn: Callable[..., Any] | None = None,
+) -> EvolveResult:
+    """Run (or resume) RemoteZero's rounds; see the module docstring.
+
+    Args:
+        config: the evolve config (``config.train`` = round 0's training config).
+        rounds: number of rounds (default ``config.evolve.rounds``); a later call with a larger
+            number adds rounds to a finished run.
+        stream: where progress lines go (default ``sys.stderr``).
+        train_fn: the training function (default :func:`georeason.training.trainer.train`;
+            tests may wrap it).
+
+    Returns:
+        An :class:`EvolveResult` (``report`` is None on non-main processes).
+
+    Raises:
+        UserInputError: a round folder holds a round of a different configuration.
+        georeason.training.trainer.TrainingStopped: the verifier server went away (rerun the
+            same command to resume).
+    """
+    from georeason.training.evolve_report import write_evolve_report
+    from georeason.training.trainer import train
+
+    train_fn = train_fn or train
+    stream = stream or sys.stderr
+    n_rounds = int(rounds if rounds is not None else config.evolve.rounds)
+    if n_rounds < 1:
+        raise UserInputError(f"rounds must be >= 1, got {n_rounds}")
+    run_dir = config.run_dir
+    results: list[RoundResult] = []
+    data_sha = data_hash(config.train)
+    for index in range(n_rounds):
+        cfg, verifier_info = round_config(config, index)
+        folder = Path(cfg.output_dir)
+        cfg_sha = config_hash(cfg, run_dir)
+        manifest = read_manifest(folder)
+        if manifest is not None and manifest.get("config_sha256") != cfg_sha:
+            raise UserInputError(
+                f"{folder} holds a round trained with a different configuration (config hash "
+                f"{manifest.get('config_sha256', '?')[:12]} != {cfg_sha[:12]}); a round is never "
+                "overwritten: use a new output_dir"
+            )
+        if manifest is not None and manifest.get("status") == "finished":
+            print(f"[evolve] round {index + 1}/{n_rounds}: finished earlier, kept", file=stream)
+            results.append(RoundResult(index, folder, manifest, skipped=True))
+            continue
+        if manifest is None:
+            manifest = {
+                "round": index,
+                "status": "started",
+                "verifier": verifier_info,
+                "policy": {"model": cfg.model, "init_adapter": cfg.init_adapter},
+                "policy_init": config.evolve.policy_init,
+                "carry": config.evolve.carry,
+                "config_sha256": cfg_sha,
+                "data_sha256": data_sha,
+                "started_at": _now(),
+                "resumed_at": [],
+                "config": cfg.to_dict(),
+            }
+        else:
+            manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
+        if manifest.get("data_sha256") != data_sha:
+            raise UserInputError(f"the training data changed since {folder} was started")
+        if _is_main():
+            write_manifest(folder, manifest)
+            if "verifier_probe" not in manifest:
+                manifest["verifier_probe"] = probe_scores(cfg, config.evolve.probe_records)
+                write_manifest(folder, manifest)
+        _barrier()
+        print(
+            f"[evolve] round {index + 1}/{n_rounds}: verifier = {verifier_info['source']} "
+            f"({verifier_info['kind']}{', shared base' if verifier_info['shared'] else ''})",
+            file=stream,
+            flush=True,
+        )
+        if manifest.get("status") != "trained":
+            result = train_fn(cfg, callbacks=[_progress_callback(index, n_rounds, stream)])
+            manifest.update(
+                status="trained",
+                global_step=int(result.global_step),
+                resumed_from=result.resumed_from,
+                adapter_dir=str(result.adapter_dir),
+                merged_dir=str(result.merged_dir) if result.merged_dir else None,
+            )
+            if _is_main():
+                write_manifest(folder, manifest)
+            _free_memory()
+        if _is_main():
+            manifest["reward_summary"] = reward_summary(folder / "train_log.jsonl")
+            if config.evolve.eval is not None:
+                manifest["eval"] = evaluate_round(cfg, folder, config.evolve.eval)
+            manifest.update(status="finished", ended_at=_now())
+            write_manifest(folder, manifest)
+        _barrier()
+        manifest = read_manifest(folder) or manifest
+        results.append(RoundResult(index, folder, manifest, skipped=False))
+    report = None
+    if _is_main():
+        report = write_evolve_report(run_dir, [r.manifest for r in results])
+    return EvolveResult(run_dir, results, report)
