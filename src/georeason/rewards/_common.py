@@ -160,3 +160,38 @@ def as_gt_boxes(value: Sequence[Sequence[float]] | np.ndarray | None) -> np.ndar
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.float64)
     return arr.reshape(-1, 4)
+
+
+class GroundTruthBoxReward:
+    """Base of the supervised rewards: localise each completion, compare with ground-truth boxes.
+
+    Subclasses define :meth:`score` on ``(K, 4)`` predicted and ``(J, 4)`` ground-truth boxes, both
+    in original pixels. An unreadable answer scores 0 without calling :meth:`score` (only an
+    explicit ``[]`` claims "no target"; ours, the papers do not discuss unreadable output).
+
+    Dataset columns used: ``boxes_xyxy_px`` (``(J, 4)`` original pixels per sample) and ``image``
+    (PIL image) or ``image_hw`` (``(height, width)``) for the frame conversion.
+    """
+
+    __name__ = "ground_truth_box_reward"
+
+    def __init__(self, frame: FrameSpec | None = None) -> None:
+        self.frame = frame or FrameSpec()
+
+    def score(self, pred_boxes_xyxy_px: np.ndarray, gt_boxes_xyxy_px: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
+    ) -> list[float | None]:
+        n = len(completions)
+        gts = column(kwargs, "boxes_xyxy_px", n)
+        sizes = kwargs.get("image_hw") or column(kwargs, "image", n)
+        out: list[float | None] = []
+        for completion, gt, size in zip(completions, gts, sizes, strict=True):
+            loc = self.frame.localize(completion, image_hw(size))
+            if not loc.parse.parsed:
+                out.append(0.0)
+                continue
+            out.append(self.score(loc.boxes_xyxy_px, as_gt_boxes(gt)))
+        return out

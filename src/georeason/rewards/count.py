@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
 
-from georeason.rewards._common import (
-    FrameSpec,
-    as_gt_boxes,
-    column,
-    image_hw,
-)
+import numpy as np
+
+from georeason.rewards._common import FrameSpec, GroundTruthBoxReward
 
 
 def count_score(num_pred: int, num_gt: int) -> float:
@@ -36,7 +31,7 @@ def count_score(num_pred: int, num_gt: int) -> float:
     return math.exp(-2.0 * abs(num_pred - num_gt) / num_gt)
 
 
-class CountReward:
+class CountReward(GroundTruthBoxReward):
     """TRL reward: :func:`count_score` of the answer's box count against the ground truth.
 
     ``K`` counts the boxes that survive conversion to original pixels (boxes entirely outside the
@@ -53,24 +48,8 @@ class CountReward:
 
     __name__ = "count_reward"
 
-    def __init__(self, frame: FrameSpec | None = None) -> None:
-        self.frame = frame or FrameSpec()
-
-    def __call__(
-        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
-    ) -> list[float | None]:
-        n = len(completions)
-        gts = column(kwargs, "boxes_xyxy_px", n)
-        sizes = kwargs.get("image_hw") or column(kwargs, "image", n)
-        out: list[float | None] = []
-        for completion, gt, size in zip(completions, gts, sizes, strict=True):
-            loc = self.frame.localize(completion, image_hw(size))
-            if not loc.parse.parsed:
-                out.append(0.0)
-                continue
-            pred = loc.boxes_xyxy_px
-            out.append(count_score(len(pred), len(as_gt_boxes(gt))))
-        return out
+    def score(self, pred_boxes_xyxy_px: np.ndarray, gt_boxes_xyxy_px: np.ndarray) -> float:
+        return count_score(len(pred_boxes_xyxy_px), len(gt_boxes_xyxy_px))
 
 
 def make_count_reward(frame: FrameSpec | None = None) -> CountReward:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import numpy as np
 
 from georeason.geometry import matched_mean_iou
-from georeason.rewards._common import (
-    FrameSpec,
-    as_gt_boxes,
-    column,
-    image_hw,
-)
+from georeason.rewards._common import FrameSpec, GroundTruthBoxReward
 
 
-class IoUReward:
+class IoUReward(GroundTruthBoxReward):
     """TRL reward: Hungarian-matched IoU summed over matches, divided by the ground-truth count.
 
     Source: RemoteReasoner (2025), eq. 4. Predicted boxes (``K``) are matched one-to-one to the
@@ -32,24 +26,8 @@ class IoUReward:
 
     __name__ = "iou_reward"
 
-    def __init__(self, frame: FrameSpec | None = None) -> None:
-        self.frame = frame or FrameSpec()
-
-    def __call__(
-        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
-    ) -> list[float | None]:
-        n = len(completions)
-        gts = column(kwargs, "boxes_xyxy_px", n)
-        sizes = kwargs.get("image_hw") or column(kwargs, "image", n)
-        out: list[float | None] = []
-        for completion, gt, size in zip(completions, gts, sizes, strict=True):
-            loc = self.frame.localize(completion, image_hw(size))
-            if not loc.parse.parsed:
-                out.append(0.0)
-                continue
-            pred = loc.boxes_xyxy_px
-            out.append(matched_mean_iou(pred, as_gt_boxes(gt)))
-        return out
+    def score(self, pred_boxes_xyxy_px: np.ndarray, gt_boxes_xyxy_px: np.ndarray) -> float:
+        return matched_mean_iou(pred_boxes_xyxy_px, gt_boxes_xyxy_px)
 
 
 def make_iou_reward(frame: FrameSpec | None = None) -> IoUReward:

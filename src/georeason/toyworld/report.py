@@ -95,13 +95,13 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 continue
             gains = [a - b for a, b in zip(stages[key][es]["acc50"]["per_seed"], base, strict=True)]
             m, s = mean_std(gains)
-            t[key] = {"gain_mean": m, "gain_std": s, "per_seed": gains, "met": m >= TARGET_GAIN}
+            t[key] = {"gain_mean": m, "gain_std": s, "per_seed": gains, "met": m >= TARGET_GAIN - 1e-9}
         if "remotezero_selfevo_r2" in stages:
             r1 = stages["remotezero_selfevo_r1"][es]["acc50"]["per_seed"]
             r2 = stages["remotezero_selfevo_r2"][es]["acc50"]["per_seed"]
             diff = [b - a for a, b in zip(r1, r2, strict=True)]
             m, s = mean_std(diff)
-            t["r2_minus_r1"] = {"mean": m, "std": s, "per_seed": diff, "met": m >= 0.0}
+            t["r2_minus_r1"] = {"mean": m, "std": s, "per_seed": diff, "met": m >= -1e-9}
         targets[es] = t
     return {"seeds": [r["seed"] for r in per_seed], "stages": stages, "eye": eye, "targets": targets}
 

@@ -72,7 +72,7 @@ class EvalSettings:
     """Optional evaluation after each round (region task: Acc@0.5 and gIoU).
 
     Attributes:
-        dataset: a :func:`georeason.eval.datasets.build_dataset` name (``jsonl``, ``earthreason``...).
+        dataset: a :func:`georeason.eval.datasets.build_dataset` name (``jsonl``, ...).
         root: dataset folder (None with ``jsonl``: the bundled ``rs-samples``).
         split: dataset split.
         limit: evaluate the first N samples only.
@@ -283,7 +283,7 @@ def data_hash(cfg: TrainConfig) -> str:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any] | None:
@@ -423,7 +423,11 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
     )
     try:
         predictor = PolicyPredictor(
-            policy, None, settings.max_new_tokens, settings.batch_size, {"adapter": str(adapter_dir)}
+            policy,
+            None,
+            settings.max_new_tokens,
+            settings.batch_size,
+            {"adapter": str(adapter_dir)},
         )
         result = evaluate(
             dataset,

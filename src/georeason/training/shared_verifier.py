@@ -139,7 +139,11 @@ class SharedBaseVerifier(LocalVerifier):
                 f"adapter {adapter_name!r} is not loaded; loaded: {sorted(peft_model.peft_config)}"
             )
         super().__init__(
-            peft_model, processor, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size
+            peft_model,
+            processor,
+            max_pixels=max_pixels,
+            min_pixels=min_pixels,
+            batch_size=batch_size,
         )
         self.adapter_name = adapter_name
 
