@@ -83,13 +83,18 @@ class Sam2Segmenter:
         """
         from transformers import Sam2Model
 
+        from georeason.models.loading import resolve_checkpoint
+
+        try:  # cache first; fails fast and clearly offline
+            local = resolve_checkpoint(checkpoint)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"cannot load SAM2 checkpoint {checkpoint!r}: {exc}") from None
         try:
-            model = Sam2Model.from_pretrained(checkpoint)
+            model = Sam2Model.from_pretrained(local)
         except Exception as exc:  # transformers raises OSError/ValueError/... by cause
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelLoadError(f"cannot load SAM2 checkpoint {checkpoint!r}: {first}") from exc
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-        local = Path(checkpoint)
         pre = local / "preprocessor_config.json"
         if pre.is_file():
             cfg = json.loads(pre.read_text(encoding="utf-8"))
