@@ -50,7 +50,9 @@ def hand_metrics(
     """
     from georeason.models.policy import Policy
 
-    policy = Policy.from_pretrained(model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, device="cpu")
+    policy = Policy.from_pretrained(
+        model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, device="cpu"
+    )
     locs = policy.locate(
         [r["image"] for r in records],
         [r["query"] for r in records],
@@ -59,7 +61,9 @@ def hand_metrics(
     )
     ious, areas, hits, fmt = [], [], [], []
     for rec, loc in zip(records, locs, strict=True):
-        ious.append(box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed))
+        ious.append(
+            box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
+        )
         fmt.append(bool(loc.parse.format_ok))
         hits.append(think_text(rec["target_category"]) in loc.text.split("</think>")[0])
         if len(loc.boxes_xyxy_px):

@@ -67,19 +67,19 @@ class ExperimentSettings:
     """
 
     n_pretrain: int = 2000
-    n_rl: int = 512
+    n_rl: int = 256
     n_eval: int = 100
-    pretrain_steps: int = 800
+    pretrain_steps: int = 1000
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)
     teacher_size: ToyModelSize = field(
-        default_factory=lambda: ToyModelSize(hidden=192, layers=4, vision_hidden=96, vision_depth=2)
+        default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)
     )
-    teacher_steps: int = 1200
-    grpo_steps: int = 120
+    teacher_steps: int = 600
+    grpo_steps: int = 60
     num_generations: int = 8
     prompts_per_step: int = 2
     temperature: float = 0.9
-    grpo_lr: float = 5e-4
+    grpo_lr: float = 1e-3
     lora_r: int = 16
     lora_alpha: int = 32
     area_penalty_weight: float = 1.0
@@ -132,7 +132,9 @@ def rl_oracle_records(n: int, seed: int, size_px: int = 112) -> list[dict[str, A
         ss = scene_seed("rl", seed, i)
         category = order[i % len(order)]
         scene = generate_scene(ss, size_px, required=(category,))
-        sample = make_sample(scene, np.random.default_rng([ss, 1]), "implicit", "train", category=category)
+        sample = make_sample(
+            scene, np.random.default_rng([ss, 1]), "implicit", "train", category=category
+        )
         if sample["query"] != rec["query"]:
             raise RuntimeError(f"rl record {i} does not reproduce (query differs)")
         out.append(
@@ -236,7 +238,10 @@ def _grpo_run(
     result = train(config_from_dict(raw))
     train_s = time.perf_counter() - start
     log = [r for r in _train_log(out) if "reward" in r]
-    hand = {k: hand_metrics(base_model, recs, adapter=result.adapter_dir) for k, recs in eval_sets.items()}
+    hand = {
+        k: hand_metrics(base_model, recs, adapter=result.adapter_dir)
+        for k, recs in eval_sets.items()
+    }
     return {
         "name": name,
         "mode": raw["mode"],
@@ -291,7 +296,9 @@ def run_seed(
     pre = build_split("pretrain", s.n_pretrain, seed)
     rl = build_split("rl", s.n_rl, seed)
     rl_jsonl = write_split(rl, out / "data" / "rl", overwrite=True)
-    oracle_jsonl = write_split(rl_oracle_records(s.n_rl, seed), out / "data" / "rl_oracle", overwrite=True)
+    oracle_jsonl = write_split(
+        rl_oracle_records(s.n_rl, seed), out / "data" / "rl_oracle", overwrite=True
+    )
     evals = {
         name: build_split("eval", s.n_eval, seed, kind=kind, wordings=w)
         for name, (kind, w) in EVAL_SETS.items()
@@ -341,7 +348,15 @@ def run_seed(
 
     go(
         "remotezero_distill",
-        _grpo_raw(s, "remotezero", pdir, grpo / "distill", rl_jsonl, seed, {"kind": "local", "model": str(teacher_dir)}),
+        _grpo_raw(
+            s,
+            "remotezero",
+            pdir,
+            grpo / "distill",
+            rl_jsonl,
+            seed,
+            {"kind": "local", "model": str(teacher_dir)},
+        ),
         pdir,
     )
     go(
@@ -403,7 +418,8 @@ def run_experiment(
     """Run (or reuse) every seed under ``out_dir/seed{S}`` and write the aggregate report.
 
     Args:
-        reuse: keep a seed whose ``results.json`` exists with the same settings.
+        reuse: keep a seed whose ``results.json`` exists with the same settings (the
+            ``ablations`` flag aside: a seed run without ablations is reused as it is).
 
     Returns:
         The aggregate results (also written to ``out_dir/results.json``; ``report.md`` and
@@ -419,7 +435,11 @@ def run_experiment(
         done = sdir / "results.json"
         if reuse and done.is_file():
             prev = json.loads(done.read_text(encoding="utf-8"))
-            if prev.get("settings") == json.loads(json.dumps(dataclasses.asdict(settings))):
+            want = json.loads(json.dumps(dataclasses.asdict(settings)))
+            have = dict(prev.get("settings", {}))
+            have.pop("ablations", None)
+            want.pop("ablations", None)
+            if have == want:
                 log(f"[seed {seed}] reusing {done}")
                 per_seed.append(prev)
                 continue

@@ -93,9 +93,7 @@ def toy_corpus() -> list[str]:
     return lines * 3
 
 
-def make_toy_model(
-    out_dir: str | Path, size: ToyModelSize = ToyModelSize(), seed: int = 0
-) -> Path:
+def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), seed: int = 0) -> Path:
     """Write a random-weight toy Qwen2.5-VL folder with a tokenizer that knows the toy words.
 
     Same layout as :func:`georeason.models.tiny.make_tiny` (loads through
@@ -107,12 +105,19 @@ def make_toy_model(
         ValueError: if ``size.hidden`` is not a multiple of 32.
     """
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-    from transformers import Qwen2VLImageProcessorPil
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2VLImageProcessorPil,
+    )
 
     from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
-    from georeason.models.tiny import _ARCH_IMAGE, QWEN_SPECIAL_TOKENS, QWEN_VL_CHAT_TEMPLATE
-    from georeason.models.tiny import build_tokenizer
+    from georeason.models.tiny import (
+        _ARCH_IMAGE,
+        QWEN_SPECIAL_TOKENS,
+        QWEN_VL_CHAT_TEMPLATE,
+        build_tokenizer,
+    )
 
     if size.hidden % 32:
         raise ValueError(f"hidden must be a multiple of 32, got {size.hidden}")
@@ -131,7 +136,11 @@ def make_toy_model(
         "num_key_value_heads": heads,
         "max_position_embeddings": 4096,
         # head_dim 32: the M-RoPE sections must sum to 16 (DESIGN §4)
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 10000.0,
+            "mrope_section": [4, 6, 6],
+        },
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
@@ -235,7 +244,9 @@ def eye_examples(
         else:
             others = [o for o in objects if o["category"] != tcat]
             if others and rng.random() < 0.6:
-                box = _jitter(others[int(rng.integers(len(others)))]["box_xyxy_px"], rng, 0.06, size)
+                box = _jitter(
+                    others[int(rng.integers(len(others)))]["box_xyxy_px"], rng, 0.06, size
+                )
             else:
                 box = None
                 cx, cy = (target[0] + target[2]) / 2, (target[1] + target[3]) / 2
@@ -272,16 +283,15 @@ class PretrainConfig:
     """
 
     steps: int = 1500
-    hand_batch: int = 8
+    hand_batch: int = 16
     eye_batch: int = 8
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     seed: int = 0
 
 
 def _encode(processor, prompt_texts: list[str], answers: list[str], images: list[Any]):
     """Tokenise prompt + answer + ``<|im_end|>`` (right padding) with answer-only labels."""
-    import torch
 
     tok = processor.tokenizer
     full = [p + a + "<|im_end|>" for p, a in zip(prompt_texts, answers, strict=True)]
@@ -388,9 +398,9 @@ def pretrain(
                 json.dumps(
                     {
                         "step": step,
-                        "loss": float(loss),
-                        "hand_loss": float(hand_loss),
-                        "eye_loss": float(eye_loss),
+                        "loss": float(loss.detach()),
+                        "hand_loss": float(hand_loss.detach()),
+                        "eye_loss": float(eye_loss.detach()),
                         "lr": lr_at(step),
                         "wall_s": time.perf_counter() - start,
                     }

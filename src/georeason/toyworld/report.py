@@ -67,8 +67,8 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     stages: dict[str, Any] = {}
     for key, _ in STAGES:
-        per = [hand_of(r, key) for r in per_seed]
-        if any(p is None for p in per):
+        per = [p for p in (hand_of(r, key) for r in per_seed) if p is not None]
+        if not per:  # e.g. ablations run for some seeds only: averaged over those that have it
             continue
         stages[key] = {}
         for es in EVAL_LABELS:
@@ -95,7 +95,12 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 continue
             gains = [a - b for a, b in zip(stages[key][es]["acc50"]["per_seed"], base, strict=True)]
             m, s = mean_std(gains)
-            t[key] = {"gain_mean": m, "gain_std": s, "per_seed": gains, "met": m >= TARGET_GAIN - 1e-9}
+            t[key] = {
+                "gain_mean": m,
+                "gain_std": s,
+                "per_seed": gains,
+                "met": m >= TARGET_GAIN - 1e-9,
+            }
         if "remotezero_selfevo_r2" in stages:
             r1 = stages["remotezero_selfevo_r1"][es]["acc50"]["per_seed"]
             r2 = stages["remotezero_selfevo_r2"][es]["acc50"]["per_seed"]
@@ -103,7 +108,12 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
             m, s = mean_std(diff)
             t["r2_minus_r1"] = {"mean": m, "std": s, "per_seed": diff, "met": m >= -1e-9}
         targets[es] = t
-    return {"seeds": [r["seed"] for r in per_seed], "stages": stages, "eye": eye, "targets": targets}
+    return {
+        "seeds": [r["seed"] for r in per_seed],
+        "stages": stages,
+        "eye": eye,
+        "targets": targets,
+    }
 
 
 def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
@@ -142,10 +152,20 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
         if log is None or not log.is_file():
             continue
         recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        ax.plot([x["step"] for x in recs], [x["hand_loss"] for x in recs], "C0", alpha=0.7,
-                label="Hand (box) loss" if j == 0 else None)
-        ax.plot([x["step"] for x in recs], [x["eye_loss"] for x in recs], "C1", alpha=0.7,
-                label="Eye (yes/no) loss" if j == 0 else None)
+        ax.plot(
+            [x["step"] for x in recs],
+            [x["hand_loss"] for x in recs],
+            "C0",
+            alpha=0.7,
+            label="Hand (box) loss" if j == 0 else None,
+        )
+        ax.plot(
+            [x["step"] for x in recs],
+            [x["eye_loss"] for x in recs],
+            "C1",
+            alpha=0.7,
+            label="Eye (yes/no) loss" if j == 0 else None,
+        )
     ax.set_xlabel("pretraining step")
     ax.set_ylabel("token cross-entropy")
     ax.set_yscale("log")
@@ -157,7 +177,34 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
     return files
 
 
-def render_markdown(agg: dict[str, Any], per_seed: Sequence[dict[str, Any]], figures: list[str]) -> str:
+def _setup_text(st: dict[str, Any]) -> str:
+    ps, ts = st["policy_size"], st["teacher_size"]
+    return (
+        f"Toy Qwen2.5-VL policy (text hidden {ps['hidden']}, {ps['layers']} layers; vision "
+        f"{ps['vision_hidden']} x {ps['vision_depth']}), random init, 112 px scenes (16 visual "
+        f"tokens). Pretraining: {st['pretrain_steps']} SFT steps on {st['n_pretrain']} scenes: "
+        "plain referring expressions -> `<think>a NOUN</think><answer>[[box]]</answer>` (Hand) "
+        "and yes/no verification of context crops against plain and implicit texts (Eye). No "
+        "implicit query is ever paired with a box. Larger verifier (distillation): Eye-only model "
+        f"(hidden {ts['hidden']}, {ts['layers']} layers), {st['teacher_steps']} steps. GRPO "
+        f"(TRL via `georeason.training.trainer.train`, LoRA r {st['lora_r']}): {st['grpo_steps']} "
+        f"steps x {st['prompts_per_step']} prompts x {st['num_generations']} rollouts at "
+        f"temperature {st['temperature']}, lr {st['grpo_lr']}, on {st['n_rl']} RL scenes "
+        "(implicit queries, train wordings, no boxes). RemoteZero reward = format + "
+        f"verification (context margin {st['margin_ratio']}, area penalty lambda "
+        f"{st['area_penalty_weight']}, tau {st['area_threshold']}). Ceiling: the same budget "
+        "with the supervised IoU + count + format reward on the same RL scenes' boxes. "
+        f"Evaluation: {st['n_eval']} eval scenes per seed, greedy decoding, Acc@0.5 and mIoU of "
+        "the answer box (unparsable = miss); three query sets on the same scenes: implicit "
+        "queries with held-out wordings (never seen in any training), implicit queries with the "
+        "train wordings, and plain expressions. Self-evolution: round 2 trains the merged "
+        "round-1 policy with the merged round-1 policy as frozen verifier."
+    )
+
+
+def render_markdown(
+    agg: dict[str, Any], per_seed: Sequence[dict[str, Any]], figures: list[str]
+) -> str:
     """The report body (tables of measured numbers; the discussion is written by hand)."""
     n = len(per_seed)
     lines = [
@@ -165,6 +212,10 @@ def render_markdown(agg: dict[str, Any], per_seed: Sequence[dict[str, Any]], fig
         "",
         f"Seeds: {', '.join(str(s) for s in agg['seeds'])} ({n} seed{'s' if n != 1 else ''}); "
         "numbers are mean ± sample std over seeds, in percent (Acc@0.5, mIoU).",
+        "",
+        "## Setup",
+        "",
+        _setup_text(per_seed[0]["settings"]),
         "",
         "## Targets (as measured)",
         "",
@@ -226,11 +277,20 @@ def render_markdown(agg: dict[str, Any], per_seed: Sequence[dict[str, Any]], fig
             f"{_fmt(et['select_acc']['mean'], et['select_acc']['std'])} | "
             f"{_fmt(ep['chance_select']['mean'], ep['chance_select']['std'])} |"
         )
-    lines += ["", "## Wall time (seconds, per seed)", "", "| stage | " + " | ".join(f"seed {r['seed']}" for r in per_seed) + " |"]
+    lines += [
+        "",
+        "## Wall time (seconds, per seed)",
+        "",
+        "| stage | " + " | ".join(f"seed {r['seed']}" for r in per_seed) + " |",
+    ]
     lines.append("|---|" + "---|" * n)
     stages = list(per_seed[0]["wall_s"].keys())
     for st in stages:
-        lines.append(f"| {st} | " + " | ".join(f"{r['wall_s'].get(st, float('nan')):.0f}" for r in per_seed) + " |")
+        lines.append(
+            f"| {st} | "
+            + " | ".join(f"{r['wall_s'].get(st, float('nan')):.0f}" for r in per_seed)
+            + " |"
+        )
     lines += ["", "## Figures", ""]
     lines += [f"![{f}]({f})" for f in figures]
     lines.append("")
@@ -253,7 +313,8 @@ def write_report(out_dir: str | Path, per_seed: Sequence[dict[str, Any]]) -> dic
     agg = aggregate(per_seed)
     figures = _plot(out, per_seed)
     (out / "results.json").write_text(
-        json.dumps({"aggregate": agg, "per_seed": list(per_seed)}, indent=2) + "\n", encoding="utf-8"
+        json.dumps({"aggregate": agg, "per_seed": list(per_seed)}, indent=2) + "\n",
+        encoding="utf-8",
     )
     (out / "report.md").write_text(render_markdown(agg, per_seed, figures), encoding="utf-8")
     return agg

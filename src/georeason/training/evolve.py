@@ -208,9 +208,10 @@ def round_dir(run_dir: str | Path, index: int) -> Path:
 def round_config(config: EvolveConfig, index: int) -> tuple[TrainConfig, dict[str, Any]]:
     """The training config of round ``index`` and a description of its verifier.
 
-    Round 0 keeps the config's verifier (``initial_policy`` becomes ``shared_base`` without an
-    adapter when ``shared_verifier`` is on: the base with the fresh LoRA disabled is exactly the
-    initial policy). Round t >= 1 uses round t-1's policy as verifier (see the module docstring).
+    Round 0 keeps the config's verifier (``initial_policy`` becomes ``shared_base`` when
+    ``shared_verifier`` is on: the base with the fresh LoRA disabled is exactly the initial
+    policy; with a configured ``init_adapter`` that adapter is loaded as the frozen verifier
+    copy). Round t >= 1 uses round t-1's policy as verifier (see the module docstring).
 
     Returns:
         ``(train_config, verifier_info)``; ``verifier_info`` has ``source`` (``"external"``,
@@ -223,9 +224,13 @@ def round_config(config: EvolveConfig, index: int) -> tuple[TrainConfig, dict[st
     vc = cfg.verifier
     base = config.train.model
     if index == 0:
-        source = "initial_policy" if vc.kind in ("initial_policy", "shared_base") else "external"
+        initial = vc.kind == "initial_policy" or (vc.kind == "shared_base" and not vc.adapter)
+        source = "initial_policy" if initial else "external"
         if vc.kind == "initial_policy" and ev.shared_verifier:
-            vc.kind, vc.adapter = "shared_base", None
+            # the initial policy = the base (+ the config's init_adapter, frozen as a copy)
+            vc.kind, vc.adapter = "shared_base", cfg.init_adapter
+        elif vc.kind == "initial_policy" and cfg.init_adapter:
+            vc.kind, vc.model, vc.adapter = "local", cfg.model, cfg.init_adapter
     else:
         prev = round_dir(config.run_dir, index - 1)
         source = prev.name
@@ -235,8 +240,8 @@ def round_config(config: EvolveConfig, index: int) -> tuple[TrainConfig, dict[st
         if ev.policy_init == "previous":
             cfg.model = prev_model
             cfg.init_adapter = prev_adapter  # continue the same LoRA (carry adapter)
-        else:
-            cfg.model, cfg.init_adapter = base, None
+        else:  # the base model as configured (a fresh LoRA, or the config's init_adapter)
+            cfg.model, cfg.init_adapter = base, config.train.init_adapter
         # the model every round-t-1 policy is "base + adapter" of: prev_model (+ prev_adapter)
         if ev.shared_verifier:
             vc.kind, vc.model, vc.adapter, vc.url = "shared_base", None, prev_adapter, None

@@ -119,7 +119,9 @@ class SharedBaseVerifier(LocalVerifier):
 
     Each :meth:`yes_no_logits` call runs in eval mode under ``torch.no_grad`` with
     ``adapter_name`` active and restores the active adapter, ``requires_grad`` flags and
-    train/eval flags afterwards, so the trainer keeps training the policy's adapter.
+    train/eval flags afterwards, so the trainer keeps training the policy's adapter. The
+    trainer's mixed-precision ``forward`` wrapper is bypassed for the call (scores in the weights'
+    dtype, equal to a separately loaded verifier's).
 
     Raises:
         ValueError: ``adapter_name`` is not loaded on ``peft_model``; yes/no not single tokens.
@@ -149,6 +151,20 @@ class SharedBaseVerifier(LocalVerifier):
 
     @contextlib.contextmanager
     def _verifier_weights(self) -> Iterator[None]:
+        model = self.model
+        # accelerate's mixed-precision wrapper (autocast, set as an instance ``forward`` by the
+        # trainer) is bypassed: the verifier computes in the weights' dtype, as a separately
+        # loaded verifier does (bf16 autocast over fp32 weights moved scores by ~2e-4, measured)
+        patched = model.__dict__.pop("forward", None)
+        try:
+            with self._adapter_state():
+                yield
+        finally:
+            if patched is not None:
+                model.forward = patched
+
+    @contextlib.contextmanager
+    def _adapter_state(self) -> Iterator[None]:
         model = self.model
         with _preserved_state(model):
             model.eval()

@@ -1,0 +1,120 @@
+"""``georeason toyworld run``: the --quick smoke run writes its report (wiring, not learning),
+plus exact checks of the pieces that decide what the experiment measures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from georeason import cli
+from georeason.toyworld import build_split
+from georeason.toyworld.experiment import rl_oracle_records
+from georeason.toyworld.pretrain import eye_examples, hand_target, think_text
+from georeason.toyworld.report import aggregate, mean_std
+
+
+def test_quick_run_writes_report_and_results(tmp_path):
+    out = tmp_path / "run"
+    assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    seed = res["per_seed"][0]
+    assert seed["seed"] == 3
+    assert set(seed["runs"]) == {
+        "remotezero_distill",
+        "remotezero_selfevo_r1",
+        "remotezero_selfevo_r2",
+        "remotereasoner_ceiling",
+        "ablation_no_area_penalty",
+        "ablation_strict_crop",
+    }
+    assert seed["runs"]["remotezero_selfevo_r1"]["verifier"]["kind"] == "initial_policy"
+    assert seed["runs"]["remotezero_distill"]["verifier"]["kind"] == "local"
+    assert seed["runs"]["ablation_strict_crop"]["verifier"]["margin_ratio"] == 0.0
+    assert seed["runs"]["ablation_no_area_penalty"]["verifier"]["area_penalty_weight"] == 0.0
+    assert all(r["steps"] == 2 for r in seed["runs"].values())
+    # the RL data the RemoteZero runs read carries no box
+    rl_lines = (out / "seed3" / "data" / "rl" / "queries.jsonl").read_text().splitlines()
+    assert rl_lines and all("gt_boxes" not in json.loads(x) for x in rl_lines)
+    report = (out / "report.md").read_text()
+    assert "Eye vs Hand" in report and "NOT met" in report or "met" in report
+    for png in ("reward_curves.png", "box_area_trend.png", "pretrain_loss.png"):
+        assert (out / png).stat().st_size > 0
+    # a second call reuses the finished seed (no retraining) and rewrites the report
+    assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
+
+
+def test_rl_oracle_reproduces_rl_queries_with_boxes():
+    rl = build_split("rl", 5, 2)
+    oracle = rl_oracle_records(5, 2)
+    assert [r["query"] for r in oracle] == [r["query"] for r in rl]
+    assert [r["id"] for r in oracle] == [r["id"] for r in rl]
+    assert np.array_equal(np.asarray(oracle[0]["image"]), np.asarray(rl[0]["image"]))
+    assert all(len(r["boxes_xyxy_px"]) == 1 for r in oracle)
+
+
+def test_hand_target_is_a_parsable_one_box_answer():
+    from georeason.parsing import parse_completion
+
+    text = hand_target("pool", [3.4, 5.6, 40.2, 50.5])
+    assert text == "<think>a swimming pool</think><answer>[[3,6,40,50]]</answer>"
+    parsed = parse_completion(text)
+    assert parsed.format_ok and parsed.boxes == [[3.0, 6.0, 40.0, 50.0]]
+    assert think_text("storage_tank") == "a storage tank"
+
+
+def test_eye_examples_never_pair_a_no_with_the_target():
+    rec = build_split("pretrain", 1, 0)[0]
+    rng = np.random.default_rng(0)
+    examples = [e for _ in range(20) for e in eye_examples(rec, rng, n=4)]
+    labels = [label for _, _, label in examples]
+    assert set(labels) == {"Yes", "No"}
+    texts = {text for _, text, _ in examples}
+    assert rec["plain_query"] in texts  # plain and implicit texts both appear
+    assert any(t != rec["plain_query"] for t in texts)
+
+
+def test_mean_std_and_target_checks():
+    assert mean_std([0.2, 0.4]) == pytest.approx((0.3, 0.1414213562))
+    assert mean_std([0.5]) == (0.5, 0.0)
+
+    def seed(base, r1, r2):
+        hand = {
+            es: {
+                "acc50": v,
+                "miou": v,
+                "box_area_ratio": 0.1,
+                "format_rate": 1.0,
+                "think_hit_rate": 0.0,
+            }
+            for es, v in (("implicit_heldout", 0), ("implicit_train_wordings", 0), ("plain", 0))
+        }
+
+        def with_acc(v):
+            h = json.loads(json.dumps(hand))
+            h["implicit_heldout"]["acc50"] = v
+            return {"hand": h}
+
+        eye = {
+            es: {"select_acc": 0.5, "pair_acc": 0.5, "chance_select": 0.2}
+            for es in ("implicit_heldout", "implicit_train_wordings")
+        }
+        return {
+            "seed": 0,
+            "baseline": {"hand": with_acc(base)["hand"], "eye_policy": eye, "eye_teacher": eye},
+            "runs": {
+                "remotezero_distill": with_acc(r1),
+                "remotezero_selfevo_r1": with_acc(r1),
+                "remotezero_selfevo_r2": with_acc(r2),
+            },
+        }
+
+    agg = aggregate([seed(0.1, 0.35, 0.30), seed(0.1, 0.25, 0.30)])
+    t = agg["targets"]["implicit_heldout"]
+    assert t["remotezero_selfevo_r1"]["gain_mean"] == pytest.approx(0.2)
+    assert t["remotezero_selfevo_r1"]["met"]
+    assert t["r2_minus_r1"]["mean"] == pytest.approx(0.0) and t["r2_minus_r1"]["met"]
+    agg = aggregate([seed(0.1, 0.25, 0.20)])
+    assert not agg["targets"]["implicit_heldout"]["remotezero_selfevo_r1"]["met"]
+    assert not agg["targets"]["implicit_heldout"]["r2_minus_r1"]["met"]
