@@ -144,7 +144,7 @@ def test_last_checkpoint_skips_half_written_folders(tmp_path):
 
 
 def test_tiny_model_reference_is_built_once(tmp_path, monkeypatch):
-    from georeason.training.model_spec import resolve_model
+    from georeason.models.spec import resolve_model
 
     monkeypatch.setenv("GEOREASON_CACHE", str(tmp_path))
     folder = resolve_model("tiny:qwen3_vl")

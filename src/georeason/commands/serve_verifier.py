@@ -38,9 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from georeason.models.spec import resolve_model
     from georeason.models.verifier import LocalVerifier
     from georeason.models.verifier_server import VerifierServer
-    from georeason.training.model_spec import resolve_model
 
     if args.max_batch < 1:
         from georeason.errors import UserInputError

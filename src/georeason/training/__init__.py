@@ -4,7 +4,7 @@
 * :mod:`~georeason.training.data` — the TRL vision-language dataset (prompt, image, query, boxes).
 * :mod:`~georeason.training.trainer` — :func:`build_trainer`, :func:`train` (resume included).
 * :mod:`~georeason.training.logs` — JSONL step log and per-rollout reward log.
-* :mod:`~georeason.training.model_spec` — ``tiny:ARCH`` model references.
+* ``tiny:ARCH`` model references live in :mod:`georeason.models.spec`.
 * :mod:`~georeason.training.scripted` — steering a random policy (tests and benchmarks only).
 
 Importing this package loads transformers (for the logging callback); trl and peft load when a

@@ -364,8 +364,8 @@ def standalone_verifier(cfg: TrainConfig):
     """The round's verifier as a separate object (for the probe): ``shared_base`` is loaded as
     ``LocalVerifier.from_pretrained(model, adapter)`` (same scores, tested), the other kinds
     via :func:`georeason.training.trainer.build_verifier`."""
+    from georeason.models.spec import resolve_model
     from georeason.models.verifier import LocalVerifier
-    from georeason.training.model_spec import resolve_model
     from georeason.training.trainer import _device_for_verifier, build_verifier
 
     vc = cfg.verifier
@@ -413,7 +413,7 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
     from georeason.eval.datasets import build_dataset
     from georeason.eval.runner import PolicyPredictor, evaluate
     from georeason.models.policy import Policy
-    from georeason.training.model_spec import resolve_model
+    from georeason.models.spec import resolve_model
 
     root = settings.root
     if root is None:

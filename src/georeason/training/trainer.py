@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from georeason.errors import GeoreasonError, UserInputError
+from georeason.models.spec import resolve_model
 from georeason.rewards import (
     FrameSpec,
     format_reward,
@@ -30,7 +31,6 @@ from georeason.rewards import (
 from georeason.training.config import TrainConfig
 from georeason.training.data import build_dataset
 from georeason.training.logs import JsonlLogCallback, RecordedReward
-from georeason.training.model_spec import resolve_model
 
 CONFIG_FILE = "georeason_train_config.json"
 
