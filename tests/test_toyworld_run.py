@@ -15,7 +15,7 @@ from georeason.toyworld.pretrain import eye_examples, hand_target, think_text
 from georeason.toyworld.report import aggregate, mean_std
 
 
-def test_quick_run_writes_report_and_results(tmp_path):
+def test_quick_run_writes_report_and_results(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
     res = json.loads((out / "results.json").read_text())
@@ -38,11 +38,12 @@ def test_quick_run_writes_report_and_results(tmp_path):
     rl_lines = (out / "seed3" / "data" / "rl" / "queries.jsonl").read_text().splitlines()
     assert rl_lines and all("gt_boxes" not in json.loads(x) for x in rl_lines)
     report = (out / "report.md").read_text()
-    assert "Eye vs Hand" in report and "NOT met" in report or "met" in report
+    assert "## Targets (as measured)" in report and "## Eye vs Hand before RL" in report
     for png in ("reward_curves.png", "box_area_trend.png", "pretrain_loss.png"):
         assert (out / png).stat().st_size > 0
     # a second call reuses the finished seed (no retraining) and rewrites the report
     assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
+    assert "[seed 3] reusing" in capsys.readouterr().out
 
 
 def test_rl_oracle_reproduces_rl_queries_with_boxes():

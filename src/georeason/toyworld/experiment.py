@@ -210,16 +210,6 @@ def _train_log(run_dir: Path) -> list[dict[str, Any]]:
     return read_jsonl(run_dir / "train_log.jsonl")
 
 
-def _curve(log: list[dict[str, Any]], key_part: str) -> list[float | None]:
-    out = []
-    for rec in log:
-        if "reward" not in rec and "loss" not in rec:
-            continue
-        value = next((v for k, v in rec.items() if key_part in k), None)
-        out.append(value)
-    return out
-
-
 def _grpo_run(
     name: str,
     raw: dict[str, Any],

@@ -70,7 +70,7 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
         per = [p for p in (hand_of(r, key) for r in per_seed) if p is not None]
         if not per:  # e.g. ablations run for some seeds only: averaged over those that have it
             continue
-        stages[key] = {}
+        stages[key] = {"n_seeds": len(per)}
         for es in EVAL_LABELS:
             stages[key][es] = {}
             for metric in ("acc50", "miou", "box_area_ratio", "format_rate", "think_hit_rate"):
@@ -241,15 +241,17 @@ def render_markdown(
         lines += [
             f"## Hand: {label}",
             "",
-            "| stage | Acc@0.5 | mIoU | box area / image | format ok | reasoning names target |",
-            "|---|---|---|---|---|---|",
+            "| stage | seeds | Acc@0.5 | mIoU | box area / image | format ok "
+            "| reasoning names target |",
+            "|---|---|---|---|---|---|---|",
         ]
         for key, stage_label in STAGES:
             if key not in agg["stages"]:
                 continue
             m = agg["stages"][key][es]
             lines.append(
-                f"| {stage_label} | {_fmt(m['acc50']['mean'], m['acc50']['std'])} | "
+                f"| {stage_label} | {agg['stages'][key]['n_seeds']} | "
+                f"{_fmt(m['acc50']['mean'], m['acc50']['std'])} | "
                 f"{_fmt(m['miou']['mean'], m['miou']['std'])} | "
                 f"{_fmt(m['box_area_ratio']['mean'], m['box_area_ratio']['std'], pct=False)} | "
                 f"{_fmt(m['format_rate']['mean'], m['format_rate']['std'])} | "
@@ -288,7 +290,9 @@ def render_markdown(
     for st in stages:
         lines.append(
             f"| {st} | "
-            + " | ".join(f"{r['wall_s'].get(st, float('nan')):.0f}" for r in per_seed)
+            + " | ".join(
+                f"{r['wall_s'][st]:.0f}" if st in r["wall_s"] else "not run" for r in per_seed
+            )
             + " |"
         )
     lines += ["", "## Figures", ""]
