@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from georeason.commands.train import add_override_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,24 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", required=True, help="evolve YAML (see configs/tiny_evolve.yaml)")
     p.add_argument("--rounds", type=int, help="number of rounds (default: evolve.rounds)")
-    p.add_argument("--output-dir", help="override output_dir (the run folder)")
-    p.add_argument("--model", help="override model (the base policy)")
-    p.add_argument("--max-steps", type=int, help="override grpo.max_steps (per round)")
-    p.add_argument("--save-steps", type=int, help="override grpo.save_steps")
-    p.add_argument(
-        "--verifier-url",
-        help="round 0 verifier over HTTP (distillation): sets verifier.kind=http, verifier.url",
-    )
-    p.add_argument("--verifier-model", help="override verifier.model (round 0)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set evolve.policy_init=base --set lora.r=16 "
-        "(values read as YAML); repeatable",
-    )
+    add_override_arguments(p, example="--set evolve.policy_init=base --set lora.r=16")
     p.set_defaults(func=run)
 
 

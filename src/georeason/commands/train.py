@@ -18,6 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "OUTPUT/rollouts/.",
     )
     p.add_argument("--config", required=True, help="YAML config (see configs/)")
+    add_override_arguments(p, example="--set grpo.learning_rate=1e-5 --set lora.r=16")
+    p.set_defaults(func=run)
+
+
+def add_override_arguments(p: argparse.ArgumentParser, example: str) -> None:
+    """The config-override flags shared by ``train`` and ``evolve``."""
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--model", help="override model (folder, hub id, tiny:qwen2_5_vl...)")
     p.add_argument("--max-steps", type=int, help="override grpo.max_steps")
@@ -33,10 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override any config key, e.g. --set grpo.learning_rate=1e-5 "
-        "--set lora.r=16 (values are read as YAML); repeatable",
+        help=f"override any config key, e.g. {example} (values are read as YAML); repeatable",
     )
-    p.set_defaults(func=run)
 
 
 def overrides_from_args(args: argparse.Namespace) -> list[str]:

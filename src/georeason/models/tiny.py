@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from georeason.errors import UserInputError
 from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
@@ -266,11 +266,29 @@ def make_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> 
         raise UserInputError(f"{out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
 
+    tok = build_tokenizer()
+    return save_random_model(out, arch, _config(arch, tok), tok, seed, "georeason make-tiny")
+
+
+def save_random_model(
+    out: Path,
+    arch: str,
+    config: Any,
+    tokenizer: Any,
+    seed: int = 0,
+    created_by: str = "georeason make-tiny",
+    max_pixels: int | None = None,
+) -> Path:
+    """Instantiate ``config`` with random weights (seeded) and save it as a loadable folder.
+
+    Writes the model, the image-only processor (the real checkpoint's image settings for
+    ``arch``, longest edge ``max_pixels`` if given) with ``tokenizer`` and the chat template, and
+    the ``georeason.json`` marker saying the weights are random. Shared by :func:`make_tiny` and
+    the toy-world experiment's wider models.
+    """
     import torch
     from transformers import Qwen2VLImageProcessorPil
 
-    tok = build_tokenizer()
-    config = _config(arch, tok)
     img = _ARCH_IMAGE[arch]
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=img["patch_size"],
@@ -278,12 +296,11 @@ def make_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> 
         temporal_patch_size=img["temporal_patch_size"],
         image_mean=img["image_mean"],
         image_std=img["image_std"],
-        size={"shortest_edge": img["min_pixels"], "longest_edge": img["max_pixels"]},
+        size={"shortest_edge": img["min_pixels"], "longest_edge": max_pixels or img["max_pixels"]},
     )
     processor = processor_class_for(arch)(
-        image_processor=image_processor, tokenizer=tok, chat_template=QWEN_VL_CHAT_TEMPLATE
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_VL_CHAT_TEMPLATE
     )
-
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLForConditionalGeneration as model_cls
     else:
@@ -302,11 +319,6 @@ def make_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> 
     finally:
         if bars_were_on:
             hf_logging.enable_progress_bar()
-    marker = {
-        MARKER_KEY: True,
-        "arch": arch,
-        "seed": int(seed),
-        "created_by": "georeason make-tiny",
-    }
+    marker = {MARKER_KEY: True, "arch": arch, "seed": int(seed), "created_by": created_by}
     (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return out

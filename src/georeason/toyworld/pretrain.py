@@ -104,19 +104,13 @@ def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), see
     Raises:
         ValueError: if ``size.hidden`` is not a multiple of 32.
     """
-    import torch
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2VLImageProcessorPil,
-    )
+    from transformers import Qwen2_5_VLConfig
 
-    from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
     from georeason.models.tiny import (
         _ARCH_IMAGE,
         QWEN_SPECIAL_TOKENS,
-        QWEN_VL_CHAT_TEMPLATE,
         build_tokenizer,
+        save_random_model,
     )
 
     if size.hidden % 32:
@@ -166,26 +160,7 @@ def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), see
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
-    image_processor = Qwen2VLImageProcessorPil(
-        patch_size=img["patch_size"],
-        merge_size=img["merge_size"],
-        temporal_patch_size=img["temporal_patch_size"],
-        image_mean=img["image_mean"],
-        image_std=img["image_std"],
-        size={"shortest_edge": img["min_pixels"], "longest_edge": TOY_MAX_PIXELS},
-    )
-    processor = processor_class_for("qwen2_5_vl")(
-        image_processor=image_processor, tokenizer=tok, chat_template=QWEN_VL_CHAT_TEMPLATE
-    )
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
-    model.generation_config.eos_token_id = [text["eos_token_id"]]
-    model.generation_config.pad_token_id = text["pad_token_id"]
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    marker = {MARKER_KEY: True, "arch": "qwen2_5_vl", "seed": int(seed), "created_by": "toyworld"}
-    (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    return out
+    return save_random_model(out, "qwen2_5_vl", config, tok, seed, "toyworld", TOY_MAX_PIXELS)
 
 
 def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
