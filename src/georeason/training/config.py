@@ -248,10 +248,20 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         FileNotFoundError: if the file does not exist.
         UserInputError: on invalid YAML or content.
     """
+    return config_from_dict(read_yaml_with_overrides(path, overrides))
+
+
+def read_yaml_with_overrides(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """The YAML mapping in ``path`` with ``key.sub=value`` overrides applied (values as YAML).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        UserInputError: on invalid YAML or a malformed override.
+    """
     path = Path(path)
     with open(path, encoding="utf-8") as f:
         try:
             raw = yaml.safe_load(f) or {}
         except yaml.YAMLError as exc:
             raise UserInputError(f"{path} is not valid YAML: {exc}") from None
-    return config_from_dict(apply_overrides(raw, overrides or []))
+    return apply_overrides(raw, overrides or [])

@@ -47,10 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from georeason.errors import UserInputError
-from georeason.training.config import TrainConfig, apply_overrides, config_from_dict
+from georeason.training.config import TrainConfig, config_from_dict, read_yaml_with_overrides
 
 MANIFEST_FILE = "manifest.json"
 ROUND_PREFIX = "round-"
@@ -191,13 +189,7 @@ def load_evolve_config(path: str | Path, overrides: list[str] | None = None) -> 
         FileNotFoundError: the file does not exist.
         UserInputError: invalid YAML or content.
     """
-    path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            raw = yaml.safe_load(f) or {}
-        except yaml.YAMLError as exc:
-            raise UserInputError(f"{path} is not valid YAML: {exc}") from None
-    return evolve_config_from_dict(apply_overrides(raw, overrides or []))
+    return evolve_config_from_dict(read_yaml_with_overrides(path, overrides))
 
 
 def round_dir(run_dir: str | Path, index: int) -> Path:
