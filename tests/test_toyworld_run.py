@@ -11,7 +11,13 @@ import pytest
 from georeason import cli
 from georeason.toyworld import build_split
 from georeason.toyworld.experiment import rl_oracle_records
-from georeason.toyworld.pretrain import eye_examples, hand_target, think_text
+from georeason.toyworld.pretrain import (
+    canonical_noun,
+    caption_examples,
+    eye_examples,
+    hand_target,
+    think_text,
+)
 from georeason.toyworld.report import aggregate, mean_std
 
 
@@ -74,6 +80,14 @@ def test_eye_examples_never_pair_a_no_with_the_target():
     texts = {text for _, text, _ in examples}
     assert rec["plain_query"] in texts  # plain and implicit texts both appear
     assert any(t != rec["plain_query"] for t in texts)
+
+
+def test_caption_examples_name_the_cropped_object():
+    rec = build_split("pretrain", 1, 0)[0]
+    examples = caption_examples(rec, np.random.default_rng(0), n=40)
+    nouns = {canonical_noun(o["category"]) for o in rec["objects"]}
+    assert {noun for _, noun in examples} == nouns  # every object named, nothing else
+    assert all(crop.size[0] >= 2 and crop.size[1] >= 2 for crop, _ in examples)
 
 
 def test_mean_std_and_target_checks():

@@ -2,7 +2,7 @@
 referring expressions and yes/no verification of crops (the Hand and the Eye) from scratch.
 
 This is the analogue of a real MLLM's pretraining in the RemoteZero experiment (ours, not from a
-paper). Two kinds of supervised examples, mixed in every batch, one next-token loss on the
+paper). Three kinds of supervised examples, mixed in every step, one next-token loss on the
 answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
 
 * **Hand** (policy format): the full image and a *plain* referring expression ("the blue pool")
@@ -16,6 +16,13 @@ answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
   IoU >= 0.6 with the text's object, ``No`` for crops of other objects and random boxes with
   IoU < 0.25 that do not contain the object's centre (ours: crops that merely contain the
   object among others are left unlabelled, so the Eye's view of large boxes is not taught).
+* **Caption** (auxiliary Eye examples, ours, :attr:`PretrainConfig.caption_batch`): the context
+  crop of a scene object (box jittered as for the Eye) with the question
+  :data:`CAPTION_QUESTION`; target the category's noun (``"swimming pool"``). Without them
+  (and with lr 2e-3) the from-scratch Eye stayed at the yes/no prior (loss ln 2 / 2) and
+  ignored the crop: the yes/no match of a crop and a text is a conjunction of two features
+  (crop category, text category) that the binary loss alone barely teaches; naming the crop
+  teaches the crop features directly (probes in ``docs/toyworld/README.md``, 2026-11-22).
 
 **No implicit query is ever paired with a box**: implicit texts appear only in Eye examples
 (image-text alignment of a crop), as the issue's premise requires.
@@ -45,6 +52,8 @@ from georeason.toyworld.scenes import CATEGORIES, PALETTES
 TOY_MAX_PIXELS = 112 * 112
 #: Context margin of the Eye's crops (RemoteZero's 15% padding, as in the reward).
 EYE_MARGIN = 0.15
+#: Question of the auxiliary caption examples (ours; see :func:`caption_examples`).
+CAPTION_QUESTION = "What object is in this image region?"
 
 
 @dataclass(frozen=True)
@@ -244,6 +253,33 @@ def eye_examples(
     return out
 
 
+def caption_messages() -> list[dict[str, Any]]:
+    """Chat messages of a caption example: one user turn, the crop first, then the question."""
+    return [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_QUESTION}]}
+    ]
+
+
+def caption_examples(
+    record: dict[str, Any], rng: np.random.Generator, n: int = 2
+) -> list[tuple[Any, str]]:
+    """``n`` auxiliary caption examples ``(crop, noun)`` from one pretrain record (ours).
+
+    Each crop is the Eye's context crop (margin :data:`EYE_MARGIN`) of a random object of the
+    scene, its box (xyxy, original pixels) jittered as for the Eye's positives; the target is
+    :func:`canonical_noun` of the object's category. No query of any kind is involved.
+    """
+    image = record["image"]
+    size = image.size[0]
+    objects = record["objects"]
+    out: list[tuple[Any, str]] = []
+    for _ in range(n):
+        obj = objects[int(rng.integers(len(objects)))]
+        box = _jitter(obj["box_xyxy_px"], rng, 0.06, size)
+        out.append((crop_for_verifier(image, box, EYE_MARGIN), canonical_noun(obj["category"])))
+    return out
+
+
 @dataclass
 class PretrainConfig:
     """SFT settings (all ours: chosen so the toy policy learns in a few CPU minutes).
@@ -252,6 +288,9 @@ class PretrainConfig:
         steps: optimizer steps.
         hand_batch: Hand examples per step (0: an Eye-only model, e.g. the larger verifier).
         eye_batch: Eye examples per step.
+        caption_batch: auxiliary caption examples per step (:func:`caption_examples`; 0: none).
+            8 and ``lr`` 5e-4 since the 2026-11-22 diagnosis (the 3-seed runs of
+            ``docs/toyworld/report.md`` used 0 and 2e-3, with which the Eye stayed at chance).
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
@@ -260,7 +299,8 @@ class PretrainConfig:
     steps: int = 1500
     hand_batch: int = 16
     eye_batch: int = 8
-    lr: float = 2e-3
+    caption_batch: int = 8
+    lr: float = 5e-4
     weight_decay: float = 0.01
     seed: int = 0
 
@@ -299,7 +339,8 @@ def pretrain(
         records: ``build_split("pretrain", ...)`` records (plain expressions with boxes and
             ``objects``; the image is a 112 px RGB PIL image, boxes xyxy in original pixels).
         config: :class:`PretrainConfig`.
-        log_path: JSONL of ``{"step", "loss", "hand_loss", "eye_loss", "lr"}`` every 10 steps.
+        log_path: JSONL of ``{"step", "loss", "hand_loss", "eye_loss", "caption_loss", "lr",
+            "wall_s"}`` every 10 steps.
 
     Returns:
         ``{"steps", "wall_s", "final_loss"}``.
@@ -353,6 +394,14 @@ def pretrain(
                 e_prompts.append(prompt(verifier_messages(text)))
                 e_answers.append(label)
                 e_images.append(crop)
+        c_prompts, c_answers, c_images = [], [], []
+        c_text = prompt(caption_messages()) if config.caption_batch else ""
+        while len(c_prompts) < config.caption_batch:
+            rec = records[int(rng.integers(len(records)))]
+            for crop, noun in caption_examples(rec, rng, n=2):
+                c_prompts.append(c_text)
+                c_answers.append(noun)
+                c_images.append(crop)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         eb = _encode(processor, e_prompts, e_answers, e_images)
@@ -363,6 +412,11 @@ def pretrain(
         else:  # an Eye-only model (the distillation verifier)
             hand_loss = torch.zeros(())
             loss = eye_loss
+        if c_prompts:
+            caption_loss = model(**_encode(processor, c_prompts, c_answers, c_images)).loss
+            loss = loss + caption_loss
+        else:
+            caption_loss = torch.zeros(())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -376,6 +430,7 @@ def pretrain(
                         "loss": float(loss.detach()),
                         "hand_loss": float(hand_loss.detach()),
                         "eye_loss": float(eye_loss.detach()),
+                        "caption_loss": float(caption_loss.detach()),
                         "lr": lr_at(step),
                         "wall_s": time.perf_counter() - start,
                     }
