@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from _servers import free_port, start_serve_verifier
 
 from georeason import cli
 from georeason.errors import UserInputError
@@ -440,30 +440,9 @@ def test_train_cli_against_serve_verifier_stops_when_server_dies_then_resumes(
     from georeason.training.scripted import scripted_answer_bias
 
     def start_server(port: int) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "georeason.cli",
-                "serve-verifier",
-                "--model",
-                str(tiny_qwen3vl_dir),
-                "--port",
-                str(port),
-                "--device",
-                "cpu",
-            ],
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert "serving verifier" in proc.stdout.readline()
-        return proc
+        return start_serve_verifier(tiny_qwen3vl_dir, port)
 
-    with socket.socket() as s:  # a free port for the server
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bias = scripted_answer_bias(load_processor(tiny_qwen3vl_dir).tokenizer, [ANSWER_BOX])
     out = tmp_path / "cli"
     args = [

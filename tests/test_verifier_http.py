@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import socket
 import threading
 import urllib.request
 
 import numpy as np
 import pytest
+from _servers import free_port, start_serve_verifier
 from PIL import Image
 
 from georeason.models.verifier_http import (
@@ -55,12 +55,6 @@ def server():
     srv.scorer = scorer
     yield srv
     srv.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_yes_no_confidence_sums_variants_and_handles_missing():
@@ -122,7 +116,7 @@ def test_server_endpoints_and_bad_requests(server):
 
 
 def test_client_retries_then_stops_with_clear_error_when_server_is_down():
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     client = HTTPVerifier(url, "m", max_retries=2, backoff=0.01, timeout=2)
     with pytest.raises(VerifierUnavailableError, match="after 3 attempts.*is it running"):
         client.score([_gray(10)], ["q"])
@@ -173,31 +167,11 @@ def test_http_verifier_matches_local_verifier_on_tiny_model(tiny_qwen25vl_dir, s
 
 @pytest.mark.slow
 def test_serve_verifier_command_end_to_end(tiny_qwen3vl_dir, samples_dir):
-    import subprocess
-    import sys
     import time
 
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "georeason.cli",
-            "serve-verifier",
-            "--model",
-            str(tiny_qwen3vl_dir),
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port = free_port()
+    proc = start_serve_verifier(tiny_qwen3vl_dir, port)
     try:
-        line = proc.stdout.readline()
-        assert f"127.0.0.1:{port}/v1" in line, proc.stderr.read() if proc.poll() else line
         client = HTTPVerifier(f"http://127.0.0.1:{port}/v1", "any", max_retries=3, backoff=0.2)
         image = Image.open(samples_dir / "images" / "dota_P1888.png")
         scores = client.score([image.crop((400, 300, 480, 400))], ["parked buses"])

@@ -1,0 +1,49 @@
+"""Test helper: start ``georeason serve-verifier`` as a real subprocess on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve_verifier(model_dir: Path, port: int) -> subprocess.Popen:
+    """Start the server on ``port`` and wait for its "serving" line (asserted to name the URL).
+
+    stderr goes to /dev/null so a long run never blocks on a full pipe; on a failed start the
+    assertion message carries the exit code.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(SRC))
+    env.pop("GEOREASON_DEBUG", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "georeason.cli",
+            "serve-verifier",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    assert f"127.0.0.1:{port}/v1" in line, f"server did not start (exit {proc.poll()}): {line!r}"
+    return proc
