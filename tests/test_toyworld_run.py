@@ -133,3 +133,45 @@ def test_mean_std_and_target_checks():
     agg = aggregate([seed(0.1, 0.25, 0.20)])
     assert not agg["targets"]["implicit_heldout"]["remotezero_selfevo_r1"]["met"]
     assert not agg["targets"]["implicit_heldout"]["r2_minus_r1"]["met"]
+
+
+def test_run_jobs_in_worker_processes_keeps_order_and_reraises():
+    import math
+
+    from georeason.toyworld.experiment import _run_jobs
+
+    jobs = [(math.sqrt, (16.0,)), (math.pow, (2.0, 3.0)), (math.sqrt, (9.0,))]
+    assert _run_jobs(jobs, workers=2) == [4.0, 8.0, 3.0]
+    assert _run_jobs(jobs, workers=1) == [4.0, 8.0, 3.0]
+    with pytest.raises(ValueError, match="math domain error"):
+        _run_jobs([(math.sqrt, (1.0,)), (math.sqrt, (-1.0,))], workers=2)
+
+
+def test_toy_model_is_qwen3_vl_with_absolute_positions_and_its_pixel_budget(tmp_path):
+    from PIL import Image
+
+    from georeason.models.loading import load_processor, read_arch
+    from georeason.toyworld.pretrain import TOY_PIXEL_BUDGET, ToyModelSize, make_toy_model
+
+    d = make_toy_model(tmp_path / "m", ToyModelSize(hidden=64, layers=1, vision_hidden=32))
+    assert read_arch(d) == "qwen3_vl"
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["vision_config"]["num_position_embeddings"] == 196
+    proc = load_processor(d)
+    lo, hi = TOY_PIXEL_BUDGET["qwen3_vl"]
+    assert (
+        proc.image_processor.size["shortest_edge"],
+        proc.image_processor.size["longest_edge"],
+    ) == (lo, hi)
+    grids = {}
+    for side in (20, 112, 224):  # a small crop, the default scene, a 224 px scene
+        enc = proc(
+            text=["<|vision_start|><|image_pad|><|vision_end|>"],
+            images=[Image.new("RGB", (side, side))],
+            return_tensors="pt",
+        )
+        grids[side] = enc["image_grid_thw"][0].tolist()
+    # patches of 16 px: 20 px -> 64 px (min budget), 112 -> 128, 224 -> 224
+    assert grids == {20: [1, 4, 4], 112: [1, 8, 8], 224: [1, 14, 14]}
+    with pytest.raises(ValueError, match="unknown toy arch"):
+        make_toy_model(tmp_path / "x", arch="llava")

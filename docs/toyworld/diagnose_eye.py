@@ -30,15 +30,17 @@ ap.add_argument("--hand", type=int, default=0, help="Hand examples per step (0: 
 ap.add_argument("--eye", type=int, default=16, help="Eye examples per step")
 ap.add_argument("--cap", type=int, default=0, help="caption examples per step")
 ap.add_argument("--nrec", type=int, default=500, help="pretrain scenes")
+ap.add_argument("--size", type=int, default=112, help="scene side in pixels")
+ap.add_argument("--arch", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
 a = ap.parse_args()
 torch.set_num_threads(1)
-pre = build_split("pretrain", a.nrec, 0)
+pre = build_split("pretrain", a.nrec, 0, size_px=a.size)
 evals = {
-    f"implicit_{w}": build_split("eval", 100, 0, kind="implicit", wordings=w)
+    f"implicit_{w}": build_split("eval", 100, 0, kind="implicit", wordings=w, size_px=a.size)
     for w in ("train", "heldout")
 }
 d = f"/tmp/diagnose_eye_{a.name}"
-make_toy_model(d, seed=0)
+make_toy_model(d, seed=0, arch=a.arch)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
 )
@@ -51,7 +53,7 @@ print("eye_loss curve", [(x["step"], round(x["eye_loss"], 3)) for x in log[::6]]
 for name, recs in evals.items():
     print(name, eye_metrics(d, recs))
 if a.hand:
-    plain = build_split("eval", 60, 0, kind="plain", wordings="train")
+    plain = build_split("eval", 60, 0, kind="plain", wordings="train", size_px=a.size)
     m = hand_metrics(d, plain)
     print("hand plain", {k: v for k, v in m.items() if k != "examples"})
     print("hand_loss curve", [(x["step"], round(x["hand_loss"], 3)) for x in log[::6]])

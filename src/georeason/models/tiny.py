@@ -278,13 +278,14 @@ def save_random_model(
     seed: int = 0,
     created_by: str = "georeason make-tiny",
     max_pixels: int | None = None,
+    min_pixels: int | None = None,
 ) -> Path:
     """Instantiate ``config`` with random weights (seeded) and save it as a loadable folder.
 
     Writes the model, the image-only processor (the real checkpoint's image settings for
-    ``arch``, longest edge ``max_pixels`` if given) with ``tokenizer`` and the chat template, and
-    the ``georeason.json`` marker saying the weights are random. Shared by :func:`make_tiny` and
-    the toy-world experiment's wider models.
+    ``arch``, pixel budget ``min_pixels`` / ``max_pixels`` if given) with ``tokenizer`` and the
+    chat template, and the ``georeason.json`` marker saying the weights are random. Shared by
+    :func:`make_tiny` and the toy-world experiment's wider models.
     """
     import torch
     from transformers import Qwen2VLImageProcessorPil
@@ -296,7 +297,10 @@ def save_random_model(
         temporal_patch_size=img["temporal_patch_size"],
         image_mean=img["image_mean"],
         image_std=img["image_std"],
-        size={"shortest_edge": img["min_pixels"], "longest_edge": max_pixels or img["max_pixels"]},
+        size={
+            "shortest_edge": min_pixels or img["min_pixels"],
+            "longest_edge": max_pixels or img["max_pixels"],
+        },
     )
     processor = processor_class_for(arch)(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_VL_CHAT_TEMPLATE

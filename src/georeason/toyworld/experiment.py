@@ -51,6 +51,7 @@ class ExperimentSettings:
 
     Attributes:
         n_pretrain, n_rl, n_eval: scenes per split (one query each).
+        scene_px: side of the square scenes in pixels.
         pretrain_steps: SFT steps of the policy.
         policy_size: width/depth of the policy.
         teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
@@ -64,11 +65,16 @@ class ExperimentSettings:
         area_penalty_weight, area_threshold, margin_ratio: the verification reward's lambda,
             tau and context margin (project defaults 1.0 / 0.3 / 0.15).
         ablations: also run the no-area-penalty and strict-crop ablations.
+        workers: processes that run independent stages at the same time (ours: 2, one per
+            core of the target machine; each uses one thread). Pretraining of the policy and of
+            the larger verifier run side by side, then the GRPO runs two at a time. 1 runs
+            everything in this process, one after another.
     """
 
     n_pretrain: int = 2000
     n_rl: int = 256
     n_eval: int = 100
+    scene_px: int = 112
     pretrain_steps: int = 1000
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)
     teacher_size: ToyModelSize = field(
@@ -86,6 +92,7 @@ class ExperimentSettings:
     area_threshold: float = 0.3
     margin_ratio: float = 0.15
     ablations: bool = True
+    workers: int = 2
 
 
 #: The ``--quick`` variant: every stage runs, on a few samples and steps (checks wiring only).
@@ -100,6 +107,7 @@ QUICK = ExperimentSettings(
     prompts_per_step=1,
     teacher_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
     policy_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
+    workers=1,  # spawning worker processes would cost more than the quick stages themselves
 )
 
 #: Evaluation query sets: name -> (kind, wordings) of ``build_split("eval", ...)``.
@@ -256,6 +264,36 @@ def _grpo_run(
     }
 
 
+def _pretrained_model(
+    model_dir: Path,
+    size: ToyModelSize,
+    model_seed: int,
+    records: Sequence[dict[str, Any]],
+    config: PretrainConfig,
+    log_path: Path,
+) -> dict[str, Any]:
+    """Write a random toy model and pretrain it in place (one job of :func:`_run_jobs`)."""
+    make_toy_model(model_dir, size, seed=model_seed)
+    return pretrain(model_dir, records, config, log_path=log_path)
+
+
+def _run_jobs(jobs: Sequence[tuple[Any, tuple]], workers: int) -> list[Any]:
+    """Run ``fn(*args)`` for each job, ``workers`` at a time in spawned processes (in order).
+
+    With ``workers <= 1`` or a single job, everything runs in this process. A failing job
+    re-raises its exception here after the others finished.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(*args) for fn, args in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")  # fork after torch threads started is unsafe
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        futures = [pool.submit(fn, *args) for fn, args in jobs]
+        return [f.result() for f in futures]
+
+
 def run_seed(
     out_dir: str | Path, seed: int, settings: ExperimentSettings, log=print
 ) -> dict[str, Any]:
@@ -283,36 +321,53 @@ def run_seed(
         return now
 
     t = time.perf_counter()
-    pre = build_split("pretrain", s.n_pretrain, seed)
-    rl = build_split("rl", s.n_rl, seed)
+    pre = build_split("pretrain", s.n_pretrain, seed, s.scene_px)
+    rl = build_split("rl", s.n_rl, seed, s.scene_px)
     rl_jsonl = write_split(rl, out / "data" / "rl", overwrite=True)
     oracle_jsonl = write_split(
-        rl_oracle_records(s.n_rl, seed), out / "data" / "rl_oracle", overwrite=True
+        rl_oracle_records(s.n_rl, seed, s.scene_px), out / "data" / "rl_oracle", overwrite=True
     )
     evals = {
-        name: build_split("eval", s.n_eval, seed, kind=kind, wordings=w)
+        name: build_split("eval", s.n_eval, seed, s.scene_px, kind=kind, wordings=w)
         for name, (kind, w) in EVAL_SETS.items()
     }
     t = tick("splits", t)
 
     policy_dir = out / "models" / "policy"
     teacher_dir = out / "models" / "teacher"
-    make_toy_model(policy_dir, s.policy_size, seed=seed)
-    pre_policy = pretrain(
-        policy_dir,
-        pre,
-        PretrainConfig(steps=s.pretrain_steps, seed=seed),
-        log_path=out / "pretrain_policy_log.jsonl",
+    policy_cfg = PretrainConfig(steps=s.pretrain_steps, seed=seed)
+    teacher_cfg = PretrainConfig(
+        steps=s.teacher_steps, hand_batch=0, eye_batch=16, seed=seed + 1000
     )
-    t = tick("pretrain_policy", t)
-    make_toy_model(teacher_dir, s.teacher_size, seed=seed + 1000)
-    pre_teacher = pretrain(
-        teacher_dir,
-        pre,
-        PretrainConfig(steps=s.teacher_steps, hand_batch=0, eye_batch=16, seed=seed + 1000),
-        log_path=out / "pretrain_teacher_log.jsonl",
+    log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
+    pre_policy, pre_teacher = _run_jobs(
+        [
+            (
+                _pretrained_model,
+                (
+                    policy_dir,
+                    s.policy_size,
+                    seed,
+                    pre,
+                    policy_cfg,
+                    out / "pretrain_policy_log.jsonl",
+                ),
+            ),
+            (
+                _pretrained_model,
+                (
+                    teacher_dir,
+                    s.teacher_size,
+                    seed + 1000,
+                    pre,
+                    teacher_cfg,
+                    out / "pretrain_teacher_log.jsonl",
+                ),
+            ),
+        ],
+        s.workers,
     )
-    t = tick("pretrain_teacher", t)
+    t = tick("pretrain", t)
 
     eye_sets = ("implicit_heldout", "implicit_train_wordings")
     baseline = {
@@ -321,72 +376,90 @@ def run_seed(
         "eye_teacher": {k: eye_metrics(teacher_dir, evals[k]) for k in eye_sets},
     }
     t = tick("baseline_eval", t)
+    log(
+        f"[seed {seed}] baseline: Hand Acc@0.5 plain {baseline['hand']['plain']['acc50']:.3f}, "
+        f"implicit {baseline['hand']['implicit_train_wordings']['acc50']:.3f}; Eye select "
+        f"{baseline['eye_policy']['implicit_train_wordings']['select_acc']:.3f} (policy), "
+        f"{baseline['eye_teacher']['implicit_train_wordings']['select_acc']:.3f} (teacher)"
+    )
 
     runs: dict[str, Any] = {}
     grpo = out / "grpo"
     pdir = str(policy_dir)
 
-    def go(name: str, raw: dict[str, Any], base: str) -> None:
+    def go(batch: list[tuple[str, dict[str, Any], str]]) -> None:
         nonlocal t
-        runs[name] = _grpo_run(name, raw, evals, base)
-        r = runs[name]["hand"]
-        log(
-            f"[seed {seed}] {name}: Acc@0.5 heldout {r['implicit_heldout']['acc50']:.3f} "
-            f"train-wordings {r['implicit_train_wordings']['acc50']:.3f}"
-        )
-        t = tick(f"grpo_{name}", t)
+        names = ", ".join(name for name, _, _ in batch)
+        log(f"[seed {seed}] GRPO: {names}")
+        done = _run_jobs([(_grpo_run, (n, raw, evals, base)) for n, raw, base in batch], s.workers)
+        for (name, _, _), r in zip(batch, done, strict=True):
+            runs[name] = r
+            h = r["hand"]
+            log(
+                f"[seed {seed}] {name}: Acc@0.5 heldout {h['implicit_heldout']['acc50']:.3f} "
+                f"train-wordings {h['implicit_train_wordings']['acc50']:.3f}"
+            )
+        t = tick("grpo_" + "+".join(name for name, _, _ in batch), t)
 
+    teacher = {"kind": "local", "model": str(teacher_dir)}
     go(
-        "remotezero_distill",
-        _grpo_raw(
-            s,
-            "remotezero",
-            pdir,
-            grpo / "distill",
-            rl_jsonl,
-            seed,
-            {"kind": "local", "model": str(teacher_dir)},
-        ),
-        pdir,
-    )
-    go(
-        "remotezero_selfevo_r1",
-        _grpo_raw(s, "remotezero", pdir, grpo / "selfevo_r1", rl_jsonl, seed, merge=True),
-        pdir,
+        [
+            (
+                "remotezero_selfevo_r1",
+                _grpo_raw(s, "remotezero", pdir, grpo / "selfevo_r1", rl_jsonl, seed, merge=True),
+                pdir,
+            ),
+            (
+                "remotezero_distill",
+                _grpo_raw(s, "remotezero", pdir, grpo / "distill", rl_jsonl, seed, teacher),
+                pdir,
+            ),
+        ]
     )
     r1_merged = runs["remotezero_selfevo_r1"]["merged_dir"]
     go(
-        "remotezero_selfevo_r2",
-        _grpo_raw(s, "remotezero", r1_merged, grpo / "selfevo_r2", rl_jsonl, seed),
-        r1_merged,
+        [
+            (
+                "remotezero_selfevo_r2",
+                _grpo_raw(s, "remotezero", r1_merged, grpo / "selfevo_r2", rl_jsonl, seed),
+                r1_merged,
+            ),
+            (
+                "remotereasoner_ceiling",
+                _grpo_raw(s, "remotereasoner", pdir, grpo / "ceiling", oracle_jsonl, seed),
+                pdir,
+            ),
+        ]
     )
     runs["remotezero_selfevo_r2"]["eye_verifier"] = {
         k: eye_metrics(r1_merged, evals[k]) for k in eye_sets
     }
-    go(
-        "remotereasoner_ceiling",
-        _grpo_raw(s, "remotereasoner", pdir, grpo / "ceiling", oracle_jsonl, seed),
-        pdir,
-    )
     if s.ablations:
         no_area = dataclasses.replace(s, area_penalty_weight=0.0)
-        go(
-            "ablation_no_area_penalty",
-            _grpo_raw(no_area, "remotezero", pdir, grpo / "no_area", rl_jsonl, seed),
-            pdir,
-        )
         strict = dataclasses.replace(s, margin_ratio=0.0)
         go(
-            "ablation_strict_crop",
-            _grpo_raw(strict, "remotezero", pdir, grpo / "strict_crop", rl_jsonl, seed),
-            pdir,
+            [
+                (
+                    "ablation_no_area_penalty",
+                    _grpo_raw(no_area, "remotezero", pdir, grpo / "no_area", rl_jsonl, seed),
+                    pdir,
+                ),
+                (
+                    "ablation_strict_crop",
+                    _grpo_raw(strict, "remotezero", pdir, grpo / "strict_crop", rl_jsonl, seed),
+                    pdir,
+                ),
+            ]
         )
 
     results = {
         "seed": seed,
         "out_dir": str(out),
         "settings": dataclasses.asdict(s),
-        "pretrain": {"policy": pre_policy, "teacher": pre_teacher},
+        "pretrain": {
+            "policy": {**pre_policy, "config": dataclasses.asdict(policy_cfg)},
+            "teacher": {**pre_teacher, "config": dataclasses.asdict(teacher_cfg)},
+        },
         "baseline": baseline,
         "runs": runs,
         "wall_s": {**walls, "total": time.perf_counter() - t0},

@@ -46,10 +46,22 @@ from georeason.rewards.verification import crop_for_verifier
 from georeason.toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
 from georeason.toyworld.scenes import CATEGORIES, PALETTES
 
-#: Pixel budget of the toy policy and verifier: 112 x 112 = 12,544 (Qwen2.5-VL: 8 x 8 patches,
-#: 16 visual tokens after the 2 x 2 merge). Crops are smaller and are upscaled to the
-#: processor's minimum (3,136 = 56 x 56 pixels).
-TOY_MAX_PIXELS = 112 * 112
+#: Architecture of the toy models (ours): Qwen3-VL, because its vision tower adds a learned
+#: absolute position embedding to every patch, so a visual token's *value* says where it is.
+#: Qwen2.5-VL encodes position only through rotary phases (in the attention scores, not in the
+#: values), and its from-scratch toy Hand never learned to write coordinates (0 % Acc@0.5 on
+#: plain expressions after 400-800 SFT steps; ``docs/toyworld/README.md``, 2026-11-22/23).
+TOY_ARCH = "qwen3_vl"
+#: Pixel budgets (min, max) of the toy models per architecture (ours). Qwen3-VL: a 112 px scene
+#: becomes 128 x 128 (8 x 8 patches of 16 px, 16 visual tokens after the 2 x 2 merge); crops are
+#: upscaled to at least 64 x 64 (4 visual tokens). Qwen2.5-VL: 112 x 112 (16 tokens), crops at
+#: least 56 x 56.
+TOY_PIXEL_BUDGET: dict[str, tuple[int, int]] = {
+    "qwen2_5_vl": (56 * 56, 112 * 112),
+    "qwen3_vl": (64 * 64, 224 * 224),
+}
+#: Max pixel budget of the toy models (:data:`TOY_ARCH`), passed to every loader.
+TOY_MAX_PIXELS = TOY_PIXEL_BUDGET[TOY_ARCH][1]
 #: Context margin of the Eye's crops (RemoteZero's 15% padding, as in the reward).
 EYE_MARGIN = 0.15
 #: Question of the auxiliary caption examples (ours; see :func:`caption_examples`).
@@ -58,7 +70,7 @@ CAPTION_QUESTION = "What object is in this image region?"
 
 @dataclass(frozen=True)
 class ToyModelSize:
-    """Width and depth of a toy Qwen2.5-VL (ours: learnable on CPU in minutes).
+    """Width and depth of a toy Qwen-VL (ours: learnable on CPU in minutes).
 
     Attributes:
         hidden: text hidden size (head_dim 32, so heads = hidden / 32).
@@ -102,18 +114,26 @@ def toy_corpus() -> list[str]:
     return lines * 3
 
 
-def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), seed: int = 0) -> Path:
-    """Write a random-weight toy Qwen2.5-VL folder with a tokenizer that knows the toy words.
+def make_toy_model(
+    out_dir: str | Path,
+    size: ToyModelSize = ToyModelSize(),
+    seed: int = 0,
+    arch: str = TOY_ARCH,
+) -> Path:
+    """Write a random-weight toy Qwen-VL folder with a tokenizer that knows the toy words.
 
     Same layout as :func:`georeason.models.tiny.make_tiny` (loads through
     :func:`georeason.models.loading.load_model_and_processor`), with a configurable width and a
     tokenizer trained on the tiny corpus plus :func:`toy_corpus`. The ``georeason.json`` marker
     says the weights are random; :func:`pretrain` rewrites it after training.
 
+    ``arch``: ``"qwen3_vl"`` (default, :data:`TOY_ARCH`) or ``"qwen2_5_vl"``; the processor's
+    pixel budget is :data:`TOY_PIXEL_BUDGET` of ``arch``.
+
     Raises:
-        ValueError: if ``size.hidden`` is not a multiple of 32.
+        ValueError: if ``size.hidden`` is not a multiple of 32 or ``arch`` is unknown.
     """
-    from transformers import Qwen2_5_VLConfig
+    from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
 
     from georeason.models.tiny import (
         _ARCH_IMAGE,
@@ -124,6 +144,8 @@ def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), see
 
     if size.hidden % 32:
         raise ValueError(f"hidden must be a multiple of 32, got {size.hidden}")
+    if arch not in TOY_PIXEL_BUDGET:
+        raise ValueError(f"unknown toy arch {arch!r}; choose one of {sorted(TOY_PIXEL_BUDGET)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer(toy_corpus())
@@ -148,7 +170,13 @@ def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), see
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
     }
-    img = _ARCH_IMAGE["qwen2_5_vl"]
+    img = _ARCH_IMAGE[arch]
+    special = {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
     vision = {
         "depth": size.vision_depth,
         "hidden_size": size.vision_hidden,
@@ -157,19 +185,21 @@ def make_toy_model(out_dir: str | Path, size: ToyModelSize = ToyModelSize(), see
         "patch_size": img["patch_size"],
         "spatial_merge_size": img["merge_size"],
         "temporal_patch_size": img["temporal_patch_size"],
-        "window_size": 112,
         "out_hidden_size": size.hidden,
-        "fullatt_block_indexes": [size.vision_depth - 1],
     }
-    config = Qwen2_5_VLConfig(
-        text_config=text,
-        vision_config=vision,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+    if arch == "qwen2_5_vl":
+        vision.update(window_size=112, fullatt_block_indexes=[size.vision_depth - 1])
+        config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **special)
+    else:
+        text["head_dim"] = 32
+        text["rope_parameters"]["mrope_interleaved"] = True
+        # learned positions on a 14 x 14 grid (the patches of a 224 px input), interpolated
+        vision.update(num_position_embeddings=196, deepstack_visual_indexes=[0])
+        config = Qwen3VLConfig(text_config=text, vision_config=vision, **special)
+    lo, hi = TOY_PIXEL_BUDGET[arch]
+    return save_random_model(
+        out, arch, config, tok, seed, "toyworld", max_pixels=hi, min_pixels=lo
     )
-    return save_random_model(out, "qwen2_5_vl", config, tok, seed, "toyworld", TOY_MAX_PIXELS)
 
 
 def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
@@ -235,7 +265,7 @@ def eye_examples(
                 box = None
                 cx, cy = (target[0] + target[2]) / 2, (target[1] + target[3]) / 2
                 for _ in range(20):
-                    w, h = rng.uniform(10, 50, 2)
+                    w, h = rng.uniform(0.09, 0.45, 2) * size  # 10-50 px at 112 px
                     x, y = rng.uniform(0, size - w), rng.uniform(0, size - h)
                     cand = [x, y, x + w, y + h]
                     inside = cand[0] <= cx <= cand[2] and cand[1] <= cy <= cand[3]
@@ -351,13 +381,21 @@ def pretrain(
     import torch
 
     from georeason.geometry import boxes_to_model_frame
-    from georeason.models.loading import MARKER_FILE, MARKER_KEY, load_model_and_processor
+    from georeason.models.loading import (
+        FRAME_BY_ARCH,
+        MARKER_FILE,
+        MARKER_KEY,
+        load_model_and_processor,
+        read_arch,
+    )
 
     if not records:
         raise ValueError("pretraining needs records")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    lm = load_model_and_processor(model_dir, max_pixels=TOY_MAX_PIXELS, device="cpu")
+    arch = read_arch(model_dir)
+    frame = FRAME_BY_ARCH[arch]
+    lm = load_model_and_processor(model_dir, max_pixels=TOY_PIXEL_BUDGET[arch][1], device="cpu")
     model, processor = lm.model.train(), lm.processor
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     warm = max(1, config.steps // 20)
@@ -382,9 +420,9 @@ def pretrain(
             img = rec["image"]
             w, h = img.size
             box = boxes_to_model_frame(
-                np.asarray(rec["boxes_xyxy_px"], float), "resized_px", (h, w), (h, w)
+                np.asarray(rec["boxes_xyxy_px"], float), frame, (h, w), (h, w)
             )[0]
-            h_prompts.append(prompt(policy_messages(rec["query"], "resized_px")))
+            h_prompts.append(prompt(policy_messages(rec["query"], frame)))
             h_answers.append(hand_target(rec["target_category"], box))
             h_images.append(img)
         e_prompts, e_answers, e_images = [], [], []
@@ -442,7 +480,7 @@ def pretrain(
         log.close()
     model.eval()
     model.save_pretrained(model_dir)
-    marker = {MARKER_KEY: False, "arch": "qwen2_5_vl", "created_by": "toyworld pretrain"}
+    marker = {MARKER_KEY: False, "arch": arch, "created_by": "toyworld pretrain"}
     (Path(model_dir) / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
     wall = time.perf_counter() - start
     return {"steps": config.steps, "wall_s": wall, "final_loss": float(np.mean(losses[-20:]))}

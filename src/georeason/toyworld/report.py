@@ -177,14 +177,27 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
     return files
 
 
-def _setup_text(st: dict[str, Any]) -> str:
+def _setup_text(result: dict[str, Any]) -> str:
+    """The setup paragraph of the report, from one seed's ``results.json`` content."""
+    from georeason.toyworld.pretrain import TOY_ARCH
+
+    st = result["settings"]
     ps, ts = st["policy_size"], st["teacher_size"]
+    pc = result.get("pretrain", {}).get("policy", {}).get("config")
+    arch = {"qwen3_vl": "Qwen3-VL", "qwen2_5_vl": "Qwen2.5-VL"}.get(TOY_ARCH, TOY_ARCH)
+    mix = (
+        f" (AdamW lr {pc['lr']}, cosine; per step {pc['hand_batch']} Hand, {pc['eye_batch']} "
+        f"Eye and {pc['caption_batch']} caption examples)"
+        if pc
+        else ""
+    )
     return (
-        f"Toy Qwen2.5-VL policy (text hidden {ps['hidden']}, {ps['layers']} layers; vision "
-        f"{ps['vision_hidden']} x {ps['vision_depth']}), random init, 112 px scenes (16 visual "
-        f"tokens). Pretraining: {st['pretrain_steps']} SFT steps on {st['n_pretrain']} scenes: "
-        "plain referring expressions -> `<think>a NOUN</think><answer>[[box]]</answer>` (Hand) "
-        "and yes/no verification of context crops against plain and implicit texts (Eye). No "
+        f"Toy {arch} policy (text hidden {ps['hidden']}, {ps['layers']} layers; vision "
+        f"{ps['vision_hidden']} x {ps['vision_depth']}), random init, {st.get('scene_px', 112)} "
+        f"px scenes. Pretraining: {st['pretrain_steps']} SFT steps{mix} on {st['n_pretrain']} "
+        "scenes: plain referring expressions -> `<think>a NOUN</think><answer>[[box]]</answer>` "
+        "(Hand), yes/no verification of context crops against plain and implicit texts (Eye), "
+        "and naming the object of a context crop (caption, auxiliary Eye examples). No "
         "implicit query is ever paired with a box. Larger verifier (distillation): Eye-only model "
         f"(hidden {ts['hidden']}, {ts['layers']} layers), {st['teacher_steps']} steps. GRPO "
         f"(TRL via `georeason.training.trainer.train`, LoRA r {st['lora_r']}): {st['grpo_steps']} "
@@ -215,7 +228,7 @@ def render_markdown(
         "",
         "## Setup",
         "",
-        _setup_text(per_seed[0]["settings"]),
+        _setup_text(per_seed[0]),
         "",
         "## Targets (as measured)",
         "",
