@@ -185,3 +185,14 @@ def test_batched_greedy_equals_one_at_a_time(policies, dior):
     ]
     assert [b.text for b in batched] == [s.text for s in single]
     assert [b.model_input_hw for b in batched] == [s.model_input_hw for s in single]
+
+
+def test_policy_prompt_template_reaches_the_chat_prompt(tiny_qwen3vl_dir):
+    policy = Policy.from_pretrained(
+        tiny_qwen3vl_dir, device="cpu", max_pixels=65536, prompt_template="Find {query}"
+    )
+    text = policy.prompt_text("the pool")
+    assert "Find the pool" in text and "step by step" not in text
+    assert "step by step" in Policy.from_pretrained(tiny_qwen3vl_dir, device="cpu").prompt_text("x")
+    with pytest.raises(ValueError, match="needs the field"):
+        Policy(policy.model, policy.processor, "qwen3_vl", prompt_template="Find it")

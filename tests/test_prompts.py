@@ -63,3 +63,34 @@ def test_messages_put_one_image_before_the_text(build, needle):
     content = msgs[0]["content"]
     assert [c["type"] for c in content] == ["image", "text"]
     assert "storage tanks" in content[1]["text"] and needle in content[1]["text"]
+
+
+def test_custom_policy_template_is_filled_and_checked():
+    assert prompts.policy_prompt(" the pool ", "norm1000", template="Q: {query}") == "Q: the pool"
+    framed = prompts.policy_prompt("x", "norm1000", template="{query} | {frame}")
+    assert framed == "x | " + prompts.FRAME_DESCRIPTIONS["norm1000"]
+    msgs = prompts.policy_messages("the pool", "resized_px", template="Find {query}")
+    assert msgs[0]["content"][1] == {"type": "text", "text": "Find the pool"}
+    for bad in ("no field", "{query} {other}", "{frame} only"):
+        with pytest.raises(ValueError, match="needs the field"):
+            prompts.policy_prompt("q", "norm1000", template=bad)
+
+
+def test_train_config_and_dataset_rows_use_the_prompt_template(tmp_path):
+    from PIL import Image
+
+    from georeason.errors import UserInputError
+    from georeason.training.config import config_from_dict
+    from georeason.training.data import build_rows
+
+    base = {"mode": "remotezero", "model": "tiny:qwen3_vl", "output_dir": str(tmp_path / "o")}
+    with pytest.raises(UserInputError, match="prompt_template"):
+        config_from_dict({**base, "prompt_template": "no query here"})
+    cfg = config_from_dict({**base, "prompt_template": "Locate: {query}"})
+    assert cfg.prompt_template == "Locate: {query}"
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    recs = [{"image": "a.png", "query": "the pool"}]
+    rows = build_rows(recs, tmp_path, "norm1000", False, cfg.prompt_template)
+    assert rows[0]["prompt"] == [{"role": "user", "content": "Locate: the pool"}]
+    default = build_rows(recs, tmp_path, "norm1000", False)
+    assert default[0]["prompt"][0]["content"] == prompts.policy_prompt("the pool", "norm1000")

@@ -50,26 +50,48 @@ def _check_frame(frame: str) -> None:
         raise ValueError(f"unknown model frame {frame!r}; expected one of {MODEL_FRAMES}")
 
 
-def policy_prompt(query: str, frame: ModelFrame = "resized_px") -> str:
+def check_policy_template(template: str) -> None:
+    """Raise ``ValueError`` unless ``template`` is a usable policy prompt template.
+
+    A template is a ``str.format`` string with the field ``{query}`` and optionally ``{frame}``
+    (no other field).
+    """
+    import string
+
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    if "query" not in fields or fields - {"query", "frame"}:
+        raise ValueError(
+            f"a policy prompt template needs the field {{query}} and may have {{frame}}; "
+            f"got fields {sorted(fields)}"
+        )
+
+
+def policy_prompt(query: str, frame: ModelFrame = "resized_px", template: str | None = None) -> str:
     """The user text of the policy prompt for one query.
 
     Args:
         query: the natural-language request (leading/trailing whitespace is stripped).
         frame: ``"resized_px"`` (Qwen2.5-VL) or ``"norm1000"`` (Qwen3-VL): which coordinate
             frame the prompt asks for.
+        template: a prompt template with ``{query}`` (and optionally ``{frame}``); None =
+            :data:`POLICY_TEMPLATE`. Training and inference must use the same one.
 
     Returns:
         The prompt text (without the image placeholder).
 
     Raises:
-        ValueError: on an unknown frame.
+        ValueError: on an unknown frame or an invalid template.
 
     Examples:
         >>> "<answer>" in policy_prompt("storage tanks", "norm1000")
         True
     """
     _check_frame(frame)
-    return POLICY_TEMPLATE.format(query=str(query).strip(), frame=FRAME_DESCRIPTIONS[frame])
+    if template is None:
+        template = POLICY_TEMPLATE
+    else:
+        check_policy_template(template)
+    return template.format(query=str(query).strip(), frame=FRAME_DESCRIPTIONS[frame])
 
 
 def verifier_prompt(query: str) -> str:
@@ -86,13 +108,16 @@ def _user_message_with_image(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
 
 
-def policy_messages(query: str, frame: ModelFrame = "resized_px") -> list[dict[str, Any]]:
-    """Chat messages for the policy: one user turn with the image first, then the prompt.
+def policy_messages(
+    query: str, frame: ModelFrame = "resized_px", template: str | None = None
+) -> list[dict[str, Any]]:
+    """Chat messages for the policy: one user turn with the image first, then the prompt
+    (:func:`policy_prompt` with ``frame`` and ``template``).
 
     Returns:
         ``[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": ...}]}]``.
     """
-    return _user_message_with_image(policy_prompt(query, frame))
+    return _user_message_with_image(policy_prompt(query, frame, template))
 
 
 def verifier_messages(query: str) -> list[dict[str, Any]]:

@@ -170,6 +170,8 @@ class Policy:
         weights: ``"random"`` (a ``make-tiny`` model) or ``"pretrained"``.
         model_name: the id or folder it came from.
         max_pixels, min_pixels: pixel budget of each model input (``None``: processor's own).
+        prompt_template: the policy prompt template (:func:`georeason.prompts.policy_prompt`;
+            None = the default). Use the one the policy was trained with.
     """
 
     def __init__(
@@ -182,6 +184,7 @@ class Policy:
         model_name: str | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         min_pixels: int | None = None,
+        prompt_template: str | None = None,
     ) -> None:
         from georeason.models.loading import FRAME_BY_ARCH, weights_kind_of
 
@@ -195,6 +198,9 @@ class Policy:
         self.model_name = model_name or getattr(model.config, "name_or_path", "") or ""
         self.max_pixels = max_pixels
         self.min_pixels = min_pixels
+        if prompt_template is not None:
+            prompts.check_policy_template(prompt_template)
+        self.prompt_template = prompt_template
         processor.tokenizer.padding_side = "left"
 
     @classmethod
@@ -206,6 +212,7 @@ class Policy:
         min_pixels: int | None = None,
         device: str | None = None,
         dtype=None,
+        prompt_template: str | None = None,
     ) -> Policy:
         """Load a checkpoint (folder or hub id) and optionally a LoRA adapter.
 
@@ -216,6 +223,7 @@ class Policy:
             min_pixels: lower pixel bound (None: the checkpoint's, 3,136 for Qwen2.5-VL).
             device: default cuda if available, else cpu.
             dtype: default bfloat16 on GPU, float32 on CPU.
+            prompt_template: see the class docstring.
 
         Raises:
             georeason.errors.ModelLoadError: missing folder/id, unsupported arch, bad adapter.
@@ -239,6 +247,7 @@ class Policy:
             model_name=lm.model_name,
             max_pixels=max_pixels,
             min_pixels=min_pixels,
+            prompt_template=prompt_template,
         )
 
     @property
@@ -248,7 +257,9 @@ class Policy:
     def prompt_text(self, query: str) -> str:
         """The full chat-formatted policy prompt for one query (image placeholder included)."""
         return self.processor.apply_chat_template(
-            prompts.policy_messages(query, self.frame), tokenize=False, add_generation_prompt=True
+            prompts.policy_messages(query, self.frame, self.prompt_template),
+            tokenize=False,
+            add_generation_prompt=True,
         )
 
     def build_inputs(self, images: Sequence[ImageLike], queries: Sequence[str]):

@@ -21,7 +21,12 @@ import numpy as np
 
 from georeason.eval.metrics import box_sample_iou
 from georeason.rewards.verification import crop_for_verifier
-from georeason.toyworld.pretrain import EYE_MARGIN, TOY_MAX_PIXELS, think_text
+from georeason.toyworld.pretrain import (
+    EYE_MARGIN,
+    TOY_MAX_PIXELS,
+    TOY_POLICY_TEMPLATE,
+    think_text,
+)
 from georeason.toyworld.scenes import generate_scene
 
 #: Completion budget of the toy policy (ours: the SFT targets are about 25 tokens).
@@ -51,7 +56,11 @@ def hand_metrics(
     from georeason.models.policy import Policy
 
     policy = Policy.from_pretrained(
-        model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, device="cpu"
+        model_dir,
+        adapter=adapter,
+        max_pixels=TOY_MAX_PIXELS,
+        device="cpu",
+        prompt_template=TOY_POLICY_TEMPLATE,
     )
     locs = policy.locate(
         [r["image"] for r in records],

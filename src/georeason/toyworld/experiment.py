@@ -38,6 +38,7 @@ import numpy as np
 
 from georeason.toyworld.pretrain import (
     TOY_MAX_PIXELS,
+    TOY_POLICY_TEMPLATE,
     PretrainConfig,
     ToyModelSize,
     make_toy_model,
@@ -171,6 +172,7 @@ def _grpo_raw(
         "model": model,
         "output_dir": str(out),
         "max_pixels": TOY_MAX_PIXELS,
+        "prompt_template": TOY_POLICY_TEMPLATE,
         "dtype": "float32",
         "data": {"path": str(data)},
         "lora": {
@@ -268,11 +270,16 @@ def _pretrained_model(
     model_dir: Path,
     size: ToyModelSize,
     model_seed: int,
-    records: Sequence[dict[str, Any]],
+    split: tuple[int, int, int],
     config: PretrainConfig,
     log_path: Path,
 ) -> dict[str, Any]:
-    """Write a random toy model and pretrain it in place (one job of :func:`_run_jobs`)."""
+    """Build the pretrain split ``(n, seed, scene_px)``, write a random toy model and pretrain it
+    in place (one job of :func:`_run_jobs`; the split is built in the worker, not pickled)."""
+    from georeason.toyworld.splits import build_split
+
+    n, seed, scene_px = split
+    records = build_split("pretrain", n, seed, scene_px)
     make_toy_model(model_dir, size, seed=model_seed)
     return pretrain(model_dir, records, config, log_path=log_path)
 
@@ -321,7 +328,6 @@ def run_seed(
         return now
 
     t = time.perf_counter()
-    pre = build_split("pretrain", s.n_pretrain, seed, s.scene_px)
     rl = build_split("rl", s.n_rl, seed, s.scene_px)
     rl_jsonl = write_split(rl, out / "data" / "rl", overwrite=True)
     oracle_jsonl = write_split(
@@ -335,6 +341,7 @@ def run_seed(
 
     policy_dir = out / "models" / "policy"
     teacher_dir = out / "models" / "teacher"
+    pre_split = (s.n_pretrain, seed, s.scene_px)
     policy_cfg = PretrainConfig(steps=s.pretrain_steps, seed=seed)
     teacher_cfg = PretrainConfig(
         steps=s.teacher_steps, hand_batch=0, eye_batch=16, seed=seed + 1000
@@ -348,7 +355,7 @@ def run_seed(
                     policy_dir,
                     s.policy_size,
                     seed,
-                    pre,
+                    pre_split,
                     policy_cfg,
                     out / "pretrain_policy_log.jsonl",
                 ),
@@ -359,7 +366,7 @@ def run_seed(
                     teacher_dir,
                     s.teacher_size,
                     seed + 1000,
-                    pre,
+                    pre_split,
                     teacher_cfg,
                     out / "pretrain_teacher_log.jsonl",
                 ),

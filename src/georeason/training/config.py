@@ -13,6 +13,7 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     verifier: {kind: initial_policy | local | http, ...}  (remotezero only)
     lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: all-linear}
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
+    prompt_template: null        # policy prompt with {query} (and {frame}); null = the default
 
 Unknown keys are errors (a typo never silently falls back to a default).
 """
@@ -133,6 +134,10 @@ class TrainConfig:
     ``init_adapter``: a saved LoRA adapter folder the policy starts from (trainable; its own
     rank/alpha/targets replace the ``lora`` section), e.g. the previous self-evolution round;
     None = a fresh LoRA from ``lora``.
+
+    ``prompt_template``: the policy prompt template, with ``{query}`` and optionally
+    ``{frame}`` (:func:`georeason.prompts.policy_prompt`); None = the default (RemoteReasoner's
+    format). Use the one the policy was (pre)trained with, also at inference.
     """
 
     mode: str
@@ -148,6 +153,7 @@ class TrainConfig:
     grpo: dict[str, Any] = field(default_factory=dict)
     merge_final: bool = False
     init_adapter: str | None = None
+    prompt_template: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -161,6 +167,13 @@ class TrainConfig:
             raise UserInputError("remotezero uses no box annotations: drop the iou/count rewards")
         if self.mode == "remotereasoner" and "verification" in self.reward_weights:
             raise UserInputError("the verification reward belongs to remotezero mode")
+        if self.prompt_template is not None:
+            from georeason.prompts import check_policy_template
+
+            try:
+                check_policy_template(self.prompt_template)
+            except ValueError as exc:
+                raise UserInputError(f"prompt_template: {exc}") from None
         if self.verifier.kind not in VERIFIER_KINDS:
             raise UserInputError(f"verifier.kind must be one of {VERIFIER_KINDS}")
         if self.mode == "remotezero":

@@ -61,9 +61,16 @@ def read_records(data: DataConfig) -> tuple[list[dict[str, Any]], Path]:
 
 
 def build_rows(
-    records: list[dict[str, Any]], root: Path, frame: str, need_boxes: bool
+    records: list[dict[str, Any]],
+    root: Path,
+    frame: str,
+    need_boxes: bool,
+    prompt_template: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows with ``prompt``, ``image_path``, ``query``, ``boxes_xyxy_px``, ``id`` (no pixels yet).
+
+    ``prompt_template``: the policy prompt template (:func:`georeason.prompts.policy_prompt`;
+    None = the default one).
 
     Raises:
         UserInputError: if ``need_boxes`` and a record has no boxes, or an image is missing.
@@ -83,7 +90,9 @@ def build_rows(
             raise UserInputError(f"record {n}: image {image_path} not found")
         rows.append(
             {
-                "prompt": [{"role": "user", "content": policy_prompt(rec["query"], frame)}],
+                "prompt": [
+                    {"role": "user", "content": policy_prompt(rec["query"], frame, prompt_template)}
+                ],
                 "image_path": str(image_path),
                 "query": str(rec["query"]),
                 "boxes_xyxy_px": [[float(v) for v in b] for b in (boxes or [])],
@@ -102,12 +111,14 @@ def _load_images(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return out
 
 
-def build_dataset(data: DataConfig, frame: str, need_boxes: bool):  # -> datasets.Dataset
+def build_dataset(
+    data: DataConfig, frame: str, need_boxes: bool, prompt_template: str | None = None
+):  # -> datasets.Dataset
     """A ``datasets.Dataset`` in TRL's VLM format (module docstring); images load on access."""
     from datasets import Dataset
 
     records, root = read_records(data)
-    rows = build_rows(records, root, frame, need_boxes)
+    rows = build_rows(records, root, frame, need_boxes, prompt_template)
     dataset = Dataset.from_list(rows)
     dataset.set_transform(_load_images)
     return dataset

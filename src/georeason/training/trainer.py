@@ -251,7 +251,12 @@ def build_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -
         verifier = build_verifier(config, model_path, policy=model if shared else None)
     out = Path(config.output_dir)
     rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
-    dataset = build_dataset(config.data, frame.frame, need_boxes=config.mode == "remotereasoner")
+    dataset = build_dataset(
+        config.data,
+        frame.frame,
+        need_boxes=config.mode == "remotereasoner",
+        prompt_template=config.prompt_template,
+    )
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,
