@@ -55,11 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r = tw.add_parser(
         "run",
         help="the RemoteZero toy experiment: pretrain, baseline, GRPO stages, ceiling, report",
-        description="Pretrains a toy Qwen2.5-VL (plain referring expressions + yes/no "
-        "verification), evaluates it on implicit queries, runs RemoteZero GRPO (distillation, "
-        "two self-evolution rounds, ablations) and the supervised-IoU ceiling with the same "
-        "budget, and writes OUT/report.md, OUT/results.json and PNG curves. Per-seed results "
-        "go to OUT/seedS/ and are reused when rerun with the same settings.",
+        description="Pretrains a toy Qwen3-VL (plain referring expressions, yes/no "
+        "verification and captions of crops), evaluates it on implicit queries, runs RemoteZero "
+        "GRPO (distillation, two self-evolution rounds, ablations) and the supervised-IoU "
+        "ceiling with the same budget, and writes OUT/report.md, OUT/results.json and PNG "
+        "curves. Per-seed results go to OUT/seedS/ and are reused when rerun with the same "
+        "settings.",
     )
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
@@ -71,6 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--grpo-steps", type=int, help="override the GRPO steps of every run")
     r.add_argument("--pretrain-steps", type=int, help="override the policy's SFT steps")
     r.add_argument("--no-reuse", action="store_true", help="rerun seeds that have results")
+    r.add_argument(
+        "--workers",
+        type=int,
+        help="processes for independent stages (default 2; 1 = all in this process)",
+    )
     r.set_defaults(func=run_experiment_cmd)
 
 
@@ -125,6 +131,10 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
         settings.grpo_steps = args.grpo_steps
     if args.pretrain_steps is not None:
         settings.pretrain_steps = args.pretrain_steps
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UserInputError(f"--workers must be at least 1, got {args.workers}")
+        settings.workers = args.workers
     agg = run_experiment(args.out, seeds, settings, reuse=not args.no_reuse)
     for es, t in agg["targets"].items():
         for key, v in t.items():

@@ -489,7 +489,8 @@ def run_experiment(
 
     Args:
         reuse: keep a seed whose ``results.json`` exists with the same settings (the
-            ``ablations`` flag aside: a seed run without ablations is reused as it is).
+            ``ablations`` flag and ``workers`` aside: a seed run without ablations is reused
+            as it is).
 
     Returns:
         The aggregate results (also written to ``out_dir/results.json``; ``report.md`` and
@@ -507,8 +508,9 @@ def run_experiment(
             prev = json.loads(done.read_text(encoding="utf-8"))
             want = json.loads(json.dumps(dataclasses.asdict(settings)))
             have = dict(prev.get("settings", {}))
-            have.pop("ablations", None)
-            want.pop("ablations", None)
+            for key in ("ablations", "workers"):  # neither changes the shared stages' results
+                have.pop(key, None)
+                want.pop(key, None)
             if have == want:
                 log(f"[seed {seed}] reusing {done}")
                 per_seed.append(prev)
