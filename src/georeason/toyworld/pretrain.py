@@ -324,18 +324,19 @@ class PretrainConfig:
         hand_batch: Hand examples per step (0: an Eye-only model, e.g. the larger verifier).
         eye_batch: Eye examples per step.
         caption_batch: auxiliary caption examples per step (:func:`caption_examples`; 0: none).
-            8 and ``lr`` 5e-4 since the 2026-11-22 diagnosis (the 3-seed runs of
-            ``docs/toyworld/report.md`` used 0 and 2e-3, with which the Eye stayed at chance).
+            Without them (and with lr 2e-3) the Eye stayed at chance (2026-11-22 diagnosis).
+            Batches 32 / 16 / 8 and lr 1e-3 since 2026-11-23 (with the Qwen3-VL toy model and
+            the short toy prompt; probes in ``docs/toyworld/README.md``).
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
     """
 
     steps: int = 1500
-    hand_batch: int = 16
-    eye_batch: int = 8
+    hand_batch: int = 32
+    eye_batch: int = 16
     caption_batch: int = 8
-    lr: float = 5e-4
+    lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
 
