@@ -289,7 +289,7 @@ def test_report_shows_published_numbers_for_same_benchmark(tmp_path):
 # ------------------------------------------------------------------------------- model mode
 
 
-def test_model_mode_tiny_random_model_on_real_samples_cli(tmp_path, tiny_qwen25vl_dir):
+def test_model_mode_tiny_random_model_on_real_samples_cli(tmp_path, tiny_qwen25vl_dir, monkeypatch):
     out = tmp_path / "m"
     argv = [
         "eval",
@@ -326,7 +326,13 @@ def test_model_mode_tiny_random_model_on_real_samples_cli(tmp_path, tiny_qwen25v
     assert all("text" in r for r in lines)  # the raw completion is kept, whatever it is
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"gIoU", "cIoU", "Pr@0.5", "F1@1", "F1@3", "ASD", "HD"} <= set(metrics)
-    # Resuming the finished run loads nothing new (and needs no generation).
+    # Resuming the finished run re-reports it without loading the model at all.
+    from georeason.models.policy import Policy
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded although every sample was done")
+
+    monkeypatch.setattr(Policy, "from_pretrained", no_load)
     assert main(argv) == 0
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
 
@@ -380,3 +386,20 @@ def test_convert_m2b_m2c(tmp_path):
     ys = [p[1] for p in polys[0]]
     assert (min(xs), min(ys), max(xs), max(ys)) == (5.0, 10.0, 25.0, 20.0)
     assert main(["convert", "m2c", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_lazy_predictor_builds_once_on_first_predict():
+    built = []
+
+    class Echo:
+        def predict(self, samples):
+            return list(samples)
+
+    def build():
+        built.append(1)
+        return Echo()
+
+    lazy = R.LazyPredictor(build, {"kind": "model", "model": "m"})
+    assert lazy.describe() == {"kind": "model", "model": "m"} and not lazy.loaded and not built
+    assert lazy.predict([1, 2]) == [1, 2] and lazy.predict([3]) == [3]
+    assert built == [1] and lazy.loaded

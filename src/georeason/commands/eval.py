@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from georeason.eval.datasets import build_dataset
     from georeason.eval.report import write_report
     from georeason.eval.runner import (
+        LazyPredictor,
         PolicyPredictor,
         PredictionsFile,
         ScoringOptions,
@@ -112,20 +113,39 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")
     else:
-        from georeason.models.policy import Policy
+        from pathlib import Path
 
-        policy = Policy.from_pretrained(
-            args.model, adapter=args.adapter, max_pixels=args.max_pixels
-        )
-        segmenter = None
-        if args.task != "region":
-            from georeason.models.segmenters import build_segmenter
+        from georeason.models.loading import read_weights_kind
+        from georeason.models.spec import resolve_model
 
-            segmenter = build_segmenter(args.segmenter, sam_checkpoint=args.sam_checkpoint)
-        predictor = PolicyPredictor(
-            policy, segmenter, args.max_new_tokens, args.batch_size, {"adapter": args.adapter}
+        model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
+        weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
+        segmenter_name = args.segmenter if args.task != "region" else None
+
+        def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
+            from georeason.models.policy import Policy
+
+            policy = Policy.from_pretrained(model, adapter=args.adapter, max_pixels=args.max_pixels)
+            segmenter = None
+            if segmenter_name is not None:
+                from georeason.models.segmenters import build_segmenter
+
+                segmenter = build_segmenter(segmenter_name, sam_checkpoint=args.sam_checkpoint)
+            return PolicyPredictor(policy, segmenter, args.max_new_tokens, args.batch_size)
+
+        predictor = LazyPredictor(
+            build_predictor,
+            {
+                "kind": "model",
+                "model": str(model),
+                "adapter": args.adapter,
+                "weights": weights,
+                "segmenter": segmenter_name,
+                "max_new_tokens": args.max_new_tokens,
+                "max_pixels": args.max_pixels,
+            },
         )
-        if policy.weights == "random":
+        if weights == "random":
             print(
                 "NOTE: the model has RANDOM weights (a test model): the metrics test the "
                 "pipeline only.",

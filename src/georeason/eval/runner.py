@@ -279,6 +279,36 @@ class PolicyPredictor:
         return out
 
 
+class LazyPredictor:
+    """A predictor built on the first :meth:`predict` call (ours).
+
+    ``georeason eval --model`` uses it so that a finished evaluation is re-reported without
+    loading the model: :meth:`describe` (recorded in ``run.json``) needs no model.
+
+    Args:
+        build: zero-argument callable returning the real predictor (e.g. loads the policy).
+        description: what :meth:`describe` returns (must not depend on the loaded model).
+    """
+
+    def __init__(self, build: Callable[[], Any], description: dict[str, Any]) -> None:
+        self._build = build
+        self._description = dict(description)
+        self._predictor: Any | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the real predictor was built."""
+        return self._predictor is not None
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self._description)
+
+    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
+        if self._predictor is None:
+            self._predictor = self._build()
+        return self._predictor.predict(samples)
+
+
 # --------------------------------------------------------------------------------------------
 # Scoring
 # --------------------------------------------------------------------------------------------
