@@ -403,3 +403,29 @@ def test_lazy_predictor_builds_once_on_first_predict():
     assert lazy.describe() == {"kind": "model", "model": "m"} and not lazy.loaded and not built
     assert lazy.predict([1, 2]) == [1, 2] and lazy.predict([3]) == [3]
     assert built == [1] and lazy.loaded
+
+
+def test_cli_geozero_gt_box_frame_norm1000(tmp_path, capsys):
+    data = Path(__file__).parent / "data" / "geozero"
+    preds = tmp_path / "p.jsonl"
+    # g1's answer [4, 6, 20, 30] read as 0..1000 of the 64 x 48 image
+    rows = [
+        {"id": "g1", "boxes_xyxy_px": [[0.256, 0.288, 1.28, 1.44]]},
+        {"id": "g2", "boxes_xyxy_px": [[1, 2, 3, 4], [10, 10, 20, 20]]},
+    ]
+    preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = ["eval", "--dataset", "geozero", "--root", str(data), "--predictions", str(preds)]
+    assert main([*base, "--gt-box-frame", "norm1000", "--out", str(tmp_path / "n")]) == 0
+    per = {
+        json.loads(x)["id"]: json.loads(x)
+        for x in (tmp_path / "n" / "results.jsonl").read_text().splitlines()
+    }
+    assert per["g1"]["box_iou"] == pytest.approx(1.0)
+    assert main([*base, "--out", str(tmp_path / "p")]) == 0  # default px: g1 misses
+    first = json.loads((tmp_path / "p" / "results.jsonl").read_text().splitlines()[0])
+    assert first["id"] == "g1" and first["box_iou"] == 0.0
+    argv = ["eval", "--dataset", "jsonl", "--predictions", str(preds), "--out", str(tmp_path)]
+    capsys.readouterr()
+    assert main([*argv, "--gt-box-frame", "norm1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["georeason: error: --gt-box-frame applies to --dataset geozero only"]

@@ -31,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--root", help="dataset folder (default for --dataset jsonl: the bundled rs-samples)"
     )
     p.add_argument("--split", default="test", help="split (default: test)")
+    p.add_argument(
+        "--gt-box-frame",
+        choices=("px", "norm1000"),
+        help="frame of the ground-truth boxes in GeoZero files: px (default) or norm1000",
+    )
     p.add_argument("--task", choices=TASK_CHOICES, default="region")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="policy checkpoint (folder or hub id)")
@@ -103,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
         root = SAMPLES_DIR
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
-    dataset = build_dataset(args.dataset, root, args.split)
+    extra = {}
+    if args.gt_box_frame is not None:
+        if args.dataset != "geozero":
+            raise UserInputError("--gt-box-frame applies to --dataset geozero only")
+        extra["box_frame"] = args.gt_box_frame
+    dataset = build_dataset(args.dataset, root, args.split, **extra)
     options = ScoringOptions(
         empty_target=args.empty_target,
         protocol=args.protocol,
