@@ -48,8 +48,18 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     for png in ("reward_curves.png", "box_area_trend.png", "pretrain_loss.png"):
         assert (out / png).stat().st_size > 0
     # a second call reuses the finished seed (no retraining) and rewrites the report
+    capsys.readouterr()
     assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
-    assert "[seed 3] reusing" in capsys.readouterr().out
+    assert f"[seed 3] reusing {out / 'seed3' / 'results.json'}" in capsys.readouterr().out
+    # changing only a GRPO setting reruns the GRPO stages on the same pretrained models
+    policy_weights = out / "seed3" / "models" / "policy" / "model.safetensors"
+    before = policy_weights.read_bytes()
+    argv = ["toyworld", "run", "--out", str(out), "--quick", "--seed", "3", "--grpo-steps", "1"]
+    assert cli.main([*argv, "--no-ablations"]) == 0
+    assert "[seed 3] reusing the pretrained models" in capsys.readouterr().out
+    again = json.loads((out / "results.json").read_text())["per_seed"][0]
+    assert all(r["steps"] == 1 for r in again["runs"].values())
+    assert policy_weights.read_bytes() == before
 
 
 def test_rl_oracle_reproduces_rl_queries_with_boxes():

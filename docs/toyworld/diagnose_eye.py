@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from georeason.toyworld.evaluate import eye_metrics, hand_metrics
-from georeason.toyworld.pretrain import PretrainConfig, make_toy_model, pretrain
+from georeason.toyworld.pretrain import PretrainConfig, ToyModelSize, make_toy_model, pretrain
 from georeason.toyworld.splits import build_split
 
 ap = argparse.ArgumentParser()
@@ -31,6 +31,10 @@ ap.add_argument("--eye", type=int, default=16, help="Eye examples per step")
 ap.add_argument("--cap", type=int, default=0, help="caption examples per step")
 ap.add_argument("--nrec", type=int, default=500, help="pretrain scenes")
 ap.add_argument("--size", type=int, default=112, help="scene side in pixels")
+ap.add_argument("--hidden", type=int, default=128)
+ap.add_argument("--layers", type=int, default=3)
+ap.add_argument("--vision-hidden", type=int, default=64)
+ap.add_argument("--vision-depth", type=int, default=2)
 ap.add_argument("--arch", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -40,7 +44,8 @@ evals = {
     for w in ("train", "heldout")
 }
 d = f"/tmp/diagnose_eye_{a.name}"
-make_toy_model(d, seed=0, arch=a.arch)
+size = ToyModelSize(a.hidden, a.layers, a.vision_hidden, a.vision_depth)
+make_toy_model(d, size, seed=0, arch=a.arch)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
 )

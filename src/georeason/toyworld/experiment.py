@@ -284,6 +284,40 @@ def _pretrained_model(
     return pretrain(model_dir, records, config, log_path=log_path)
 
 
+#: Settings that decide the pretrained models (a rerun that changes only GRPO settings reuses them).
+PRETRAIN_SETTINGS = (
+    "n_pretrain",
+    "scene_px",
+    "pretrain_steps",
+    "policy_size",
+    "teacher_size",
+    "teacher_steps",
+)
+
+
+def _pretrain_key(s: ExperimentSettings, policy_cfg: PretrainConfig, teacher_cfg: PretrainConfig):
+    key = {k: dataclasses.asdict(s)[k] for k in PRETRAIN_SETTINGS}
+    key["policy_config"] = dataclasses.asdict(policy_cfg)
+    key["teacher_config"] = dataclasses.asdict(teacher_cfg)
+    return json.loads(json.dumps(key))
+
+
+def _reusable_pretrain(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The pretraining results in ``out/pretrain.json`` if they were made with ``key`` and both
+    model folders are there (ours: GRPO-only changes do not repeat the longest stage)."""
+    path = out / "pretrain.json"
+    if not path.is_file():
+        return None
+    try:
+        done = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    models = [out / "models" / name / "model.safetensors" for name in ("policy", "teacher")]
+    if done.get("key") != key or not all(m.is_file() for m in models):
+        return None
+    return done
+
+
 def _run_jobs(jobs: Sequence[tuple[Any, tuple]], workers: int) -> list[Any]:
     """Run ``fn(*args)`` for each job, ``workers`` at a time in spawned processes (in order).
 
@@ -299,6 +333,51 @@ def _run_jobs(jobs: Sequence[tuple[Any, tuple]], workers: int) -> list[Any]:
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
         futures = [pool.submit(fn, *args) for fn, args in jobs]
         return [f.result() for f in futures]
+
+
+def _pretrain_both(
+    out: Path,
+    seed: int,
+    s: ExperimentSettings,
+    pre_split: tuple[int, int, int],
+    policy_cfg: PretrainConfig,
+    teacher_cfg: PretrainConfig,
+    log,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pretrain the policy and the larger verifier (side by side with 2 workers)."""
+    policy_dir = out / "models" / "policy"
+    teacher_dir = out / "models" / "teacher"
+    log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
+    for name in ("pretrain_policy_log.jsonl", "pretrain_teacher_log.jsonl"):
+        (out / name).unlink(missing_ok=True)  # the loss logs are appended to
+    pre_policy, pre_teacher = _run_jobs(
+        [
+            (
+                _pretrained_model,
+                (
+                    policy_dir,
+                    s.policy_size,
+                    seed,
+                    pre_split,
+                    policy_cfg,
+                    out / "pretrain_policy_log.jsonl",
+                ),
+            ),
+            (
+                _pretrained_model,
+                (
+                    teacher_dir,
+                    s.teacher_size,
+                    seed + 1000,
+                    pre_split,
+                    teacher_cfg,
+                    out / "pretrain_teacher_log.jsonl",
+                ),
+            ),
+        ],
+        s.workers,
+    )
+    return pre_policy, pre_teacher
 
 
 def run_seed(
@@ -347,34 +426,19 @@ def run_seed(
     teacher_cfg = PretrainConfig(
         steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
     )
-    log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
-    pre_policy, pre_teacher = _run_jobs(
-        [
-            (
-                _pretrained_model,
-                (
-                    policy_dir,
-                    s.policy_size,
-                    seed,
-                    pre_split,
-                    policy_cfg,
-                    out / "pretrain_policy_log.jsonl",
-                ),
-            ),
-            (
-                _pretrained_model,
-                (
-                    teacher_dir,
-                    s.teacher_size,
-                    seed + 1000,
-                    pre_split,
-                    teacher_cfg,
-                    out / "pretrain_teacher_log.jsonl",
-                ),
-            ),
-        ],
-        s.workers,
-    )
+    key = _pretrain_key(s, policy_cfg, teacher_cfg)
+    reused = _reusable_pretrain(out, key)
+    if reused is not None:
+        log(f"[seed {seed}] reusing the pretrained models in {out / 'models'}")
+        pre_policy, pre_teacher = reused["policy"], reused["teacher"]
+    else:
+        pre_policy, pre_teacher = _pretrain_both(
+            out, seed, s, pre_split, policy_cfg, teacher_cfg, log
+        )
+        (out / "pretrain.json").write_text(
+            json.dumps({"key": key, "policy": pre_policy, "teacher": pre_teacher}, indent=2) + "\n",
+            encoding="utf-8",
+        )
     t = tick("pretrain", t)
 
     eye_sets = ("implicit_heldout", "implicit_train_wordings")
