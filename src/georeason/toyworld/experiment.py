@@ -82,11 +82,11 @@ class ExperimentSettings:
         default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)
     )
     teacher_steps: int = 500
-    grpo_steps: int = 80
+    grpo_steps: int = 100
     num_generations: int = 8
-    prompts_per_step: int = 2
+    prompts_per_step: int = 4
     temperature: float = 0.9
-    grpo_lr: float = 1e-3
+    grpo_lr: float = 3e-4
     lora_r: int = 16
     lora_alpha: int = 32
     area_penalty_weight: float = 1.0
