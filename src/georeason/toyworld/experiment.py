@@ -313,7 +313,7 @@ def _reusable_pretrain(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     except ValueError:
         return None
     models = [out / "models" / name / "model.safetensors" for name in ("policy", "teacher")]
-    if done.get("key") != key or not all(m.is_file() for m in models):
+    if done.get("key") != key or "stage_wall_s" not in done or not all(m.is_file() for m in models):
         return None
     return done
 
@@ -431,15 +431,22 @@ def run_seed(
     if reused is not None:
         log(f"[seed {seed}] reusing the pretrained models in {out / 'models'}")
         pre_policy, pre_teacher = reused["policy"], reused["teacher"]
+        # the wall time of the stage when it ran, not of this reuse
+        walls["pretrain"] = float(reused["stage_wall_s"])
+        t = time.perf_counter()
     else:
         pre_policy, pre_teacher = _pretrain_both(
             out, seed, s, pre_split, policy_cfg, teacher_cfg, log
         )
-        (out / "pretrain.json").write_text(
-            json.dumps({"key": key, "policy": pre_policy, "teacher": pre_teacher}, indent=2) + "\n",
-            encoding="utf-8",
-        )
-    t = tick("pretrain", t)
+        t = tick("pretrain", t)
+        done = {
+            "key": key,
+            "policy": pre_policy,
+            "teacher": pre_teacher,
+            "stage_wall_s": walls["pretrain"],
+            "workers": s.workers,
+        }
+        (out / "pretrain.json").write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
 
     eye_sets = ("implicit_heldout", "implicit_train_wordings")
     baseline = {
@@ -534,7 +541,11 @@ def run_seed(
         },
         "baseline": baseline,
         "runs": runs,
-        "wall_s": {**walls, "total": time.perf_counter() - t0},
+        "wall_s": {
+            **walls,
+            "total": time.perf_counter() - t0 + (walls["pretrain"] if reused else 0),
+        },
+        "pretrain_reused": reused is not None,
         "threads": torch.get_num_threads(),
         "self_evolution": "two calls of georeason.training.trainer.train: round 2 trains the "
         "merged round-1 policy with the merged round-1 policy as its (frozen) verifier",
