@@ -128,8 +128,9 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
         ("box_area_ratio", "box_area_trend.png", "mean box area / image area"),
     ):
         fig, ax = plt.subplots(figsize=(7, 4))
+        labelled: set[str] = set()
         for i, (key, label) in enumerate(STAGES[1:]):
-            for j, r in enumerate(per_seed):
+            for r in per_seed:
                 run = r["runs"].get(key)
                 if not run:
                     continue
@@ -138,10 +139,12 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
                     continue
                 k = max(1, ys.size // 20)
                 smooth = np.convolve(np.nan_to_num(ys), np.ones(k) / k, mode="valid")
-                ax.plot(smooth, color=f"C{i}", alpha=0.8, label=label if j == 0 else None)
+                ax.plot(smooth, color=f"C{i}", alpha=0.8, label=None if key in labelled else label)
+                labelled.add(key)
         ax.set_xlabel("GRPO step (moving average)")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        if labelled:
+            ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / fname, dpi=100)
         plt.close(fig)
