@@ -1,5 +1,8 @@
 """Supplementary diagnostic of the toy-world experiment (not part of ``georeason toyworld run``).
 
+Kept with the first runs (2026-11-22) it belongs to: it was written for the code of that
+time (toy Qwen2.5-VL, the default policy prompt, commit c144bd8) and is not maintained.
+
 Trains one GRPO run for STEPS steps on seed 0's pretrained toy policy (from
 ``georeason toyworld run --out runs/toyworld --seeds 0``) and evaluates it on seed 0's eval
 scenes, with the experiment's own settings otherwise:
