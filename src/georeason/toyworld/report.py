@@ -311,6 +311,16 @@ def render_markdown(
             )
             + " |"
         )
+    lines += [
+        "",
+        "Per seed: "
+        + "; ".join(
+            f"seed {r['seed']}: {r['settings'].get('workers', 1)} worker(s)"
+            + (", pretraining reused from an earlier run" if r.get("pretrain_reused") else "")
+            for r in per_seed
+        )
+        + ". Wall times depend on what else ran on the machine at the same time.",
+    ]
     lines += ["", "## Figures", ""]
     lines += [f"![{f}]({f})" for f in figures]
     lines.append("")
