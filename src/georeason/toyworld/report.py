@@ -241,10 +241,17 @@ def render_markdown(
         lines.append("")
         for key, v in t.items():
             if key == "r2_minus_r1":
+                r1 = t.get("remotezero_selfevo_r1", {}).get("gain_mean")
+                empty = v["met"] and r1 is not None and r1 < 0.05
                 lines.append(
                     f"- round 2 − round 1 Acc@0.5: {_fmt(v['mean'], v['std'])} points "
                     f"(per seed {[round(x * 100, 1) for x in v['per_seed']]}) → "
                     f"{'met' if v['met'] else 'NOT met'}"
+                    + (
+                        " (only in the empty sense: round 1 gained less than 5 points)"
+                        if empty
+                        else ""
+                    )
                 )
             else:
                 lines.append(
