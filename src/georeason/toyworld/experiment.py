@@ -480,34 +480,22 @@ def run_seed(
             )
         t = tick("grpo_" + "+".join(name for name, _, _ in batch), t)
 
+    def job(name, sub, base=pdir, st=s, mode="remotezero", data=rl_jsonl, **kw):
+        """One GRPO run: (name, train config, base model) of the policy at ``base``."""
+        return name, _grpo_raw(st, mode, base, grpo / sub, data, seed, **kw), base
+
     teacher = {"kind": "local", "model": str(teacher_dir)}
     go(
         [
-            (
-                "remotezero_selfevo_r1",
-                _grpo_raw(s, "remotezero", pdir, grpo / "selfevo_r1", rl_jsonl, seed, merge=True),
-                pdir,
-            ),
-            (
-                "remotezero_distill",
-                _grpo_raw(s, "remotezero", pdir, grpo / "distill", rl_jsonl, seed, teacher),
-                pdir,
-            ),
+            job("remotezero_selfevo_r1", "selfevo_r1", merge=True),
+            job("remotezero_distill", "distill", verifier=teacher),
         ]
     )
     r1_merged = runs["remotezero_selfevo_r1"]["merged_dir"]
     go(
         [
-            (
-                "remotezero_selfevo_r2",
-                _grpo_raw(s, "remotezero", r1_merged, grpo / "selfevo_r2", rl_jsonl, seed),
-                r1_merged,
-            ),
-            (
-                "remotereasoner_ceiling",
-                _grpo_raw(s, "remotereasoner", pdir, grpo / "ceiling", oracle_jsonl, seed),
-                pdir,
-            ),
+            job("remotezero_selfevo_r2", "selfevo_r2", base=r1_merged),
+            job("remotereasoner_ceiling", "ceiling", mode="remotereasoner", data=oracle_jsonl),
         ]
     )
     runs["remotezero_selfevo_r2"]["eye_verifier"] = {
@@ -518,16 +506,8 @@ def run_seed(
         strict = dataclasses.replace(s, margin_ratio=0.0)
         go(
             [
-                (
-                    "ablation_no_area_penalty",
-                    _grpo_raw(no_area, "remotezero", pdir, grpo / "no_area", rl_jsonl, seed),
-                    pdir,
-                ),
-                (
-                    "ablation_strict_crop",
-                    _grpo_raw(strict, "remotezero", pdir, grpo / "strict_crop", rl_jsonl, seed),
-                    pdir,
-                ),
+                job("ablation_no_area_penalty", "no_area", st=no_area),
+                job("ablation_strict_crop", "strict_crop", st=strict),
             ]
         )
 
