@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -196,3 +198,19 @@ def test_policy_prompt_template_reaches_the_chat_prompt(tiny_qwen3vl_dir):
     assert "step by step" in Policy.from_pretrained(tiny_qwen3vl_dir, device="cpu").prompt_text("x")
     with pytest.raises(ValueError, match="needs the field"):
         Policy(policy.model, policy.processor, "qwen3_vl", prompt_template="Find it")
+
+
+def test_cli_prompt_template_is_checked_and_used(tmp_path, tiny_qwen3vl_dir, capsys):
+    from georeason.cli import main
+
+    img = str(SAMPLES_DIR / sample_records()[0]["image"])
+    base = ["locate", img, "the pool", "--model", str(tiny_qwen3vl_dir), "--out", str(tmp_path)]
+    assert main([*base, "--prompt-template", "no field here"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--prompt-template" in err[0] and "{query}" in err[0]
+    argv = ["eval", "--dataset", "jsonl", "--model", str(tiny_qwen3vl_dir), "--limit", "1"]
+    out = tmp_path / "ev"
+    argv += ["--out", str(out), "--max-new-tokens", "4", "--no-progress"]
+    assert main([*argv, "--prompt-template", "Find {query}", "--max-pixels", "65536"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["predictor"]["prompt_template"] == "Find {query}"

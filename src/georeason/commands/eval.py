@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from georeason.commands import add_prompt_template_argument, prompt_template_arg
 from georeason.errors import UserInputError
 
 DATASET_CHOICES = ("earthreason", "dior_rsvg", "rrsisd", "geozero", "dota", "isaid", "jsonl")
@@ -55,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--max-pixels", type=int, default=802_816)
+    add_prompt_template_argument(p)
     p.add_argument(
         "--empty-target",
         choices=("segearth", "remotesam"),
@@ -131,11 +133,14 @@ def run(args: argparse.Namespace) -> int:
         model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
         weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
         segmenter_name = args.segmenter if args.task != "region" else None
+        template = prompt_template_arg(args)
 
         def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
             from georeason.models.policy import Policy
 
-            policy = Policy.from_pretrained(model, adapter=args.adapter, max_pixels=args.max_pixels)
+            policy = Policy.from_pretrained(
+                model, adapter=args.adapter, max_pixels=args.max_pixels, prompt_template=template
+            )
             segmenter = None
             if segmenter_name is not None:
                 from georeason.models.segmenters import build_segmenter
@@ -153,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 "segmenter": segmenter_name,
                 "max_new_tokens": args.max_new_tokens,
                 "max_pixels": args.max_pixels,
+                "prompt_template": template,
             },
         )
         if weights == "random":

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from georeason.commands import add_prompt_template_argument, prompt_template_arg
 from georeason.errors import UserInputError
 
 SEGMENTERS = ("default", "sam2", "box")
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="pixel budget of the model input (default 802,816 as in both papers)",
     )
     p.add_argument("--max-new-tokens", type=int, default=512)
+    add_prompt_template_argument(p)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
 
@@ -100,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
         from georeason.models.policy import Policy
 
         policy = Policy.from_pretrained(
-            args.model, adapter=args.adapter, max_pixels=args.max_pixels
+            args.model,
+            adapter=args.adapter,
+            max_pixels=args.max_pixels,
+            prompt_template=prompt_template_arg(args),
         )
     result = locate(
         image,

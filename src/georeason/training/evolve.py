@@ -416,7 +416,11 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
         root = str(SAMPLES_DIR)
     dataset = build_dataset(settings.dataset, root, settings.split)
     policy = Policy.from_pretrained(
-        resolve_model(cfg.model), adapter=adapter_dir, max_pixels=cfg.max_pixels, dtype=cfg.dtype
+        resolve_model(cfg.model),
+        adapter=adapter_dir,
+        max_pixels=cfg.max_pixels,
+        dtype=cfg.dtype,
+        prompt_template=cfg.prompt_template,
     )
     try:
         predictor = PolicyPredictor(
