@@ -281,7 +281,8 @@ def _pretrained_model(
     n, seed, scene_px = split
     records = build_split("pretrain", n, seed, scene_px)
     make_toy_model(model_dir, size, seed=model_seed)
-    return pretrain(model_dir, records, config, log_path=log_path)
+    label = f"pretrain {Path(model_dir).name} (seed {split[1]})"
+    return pretrain(model_dir, records, config, log_path=log_path, progress=label)
 
 
 #: Settings that decide the pretrained models (a rerun that changes only GRPO settings reuses them).

@@ -1,15 +1,17 @@
-"""Toy-world "pretraining": a small Qwen2.5-VL learns the answer format, grounding of plain
-referring expressions and yes/no verification of crops (the Hand and the Eye) from scratch.
+"""Toy-world "pretraining": a small Qwen3-VL (:data:`TOY_ARCH`) learns the answer format,
+grounding of plain referring expressions and yes/no verification of crops (the Hand and the
+Eye) from scratch.
 
 This is the analogue of a real MLLM's pretraining in the RemoteZero experiment (ours, not from a
 paper). Three kinds of supervised examples, mixed in every step, one next-token loss on the
 answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
 
 * **Hand** (policy format): the full image and a *plain* referring expression ("the blue pool")
-  with the policy prompt of :mod:`georeason.prompts`; target
+  with the toy policy prompt (:data:`TOY_POLICY_TEMPLATE`); target
   ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>`` with the box in the model frame
-  (resized pixels of Qwen2.5-VL). The short reasoning names the category the expression
-  refers to (ours: a one-phrase chain keeps completions under 32 tokens).
+  of the architecture (0-1000 for Qwen3-VL, resized pixels for Qwen2.5-VL). The short
+  reasoning names the category the expression refers to (ours: a one-phrase chain keeps
+  completions within 32 tokens).
 * **Eye** (verifier format, :func:`georeason.prompts.verifier_prompt`): the RemoteZero context
   crop (:func:`georeason.rewards.verification.crop_for_verifier`, margin 0.15) of a jittered box
   and a text (plain or implicit, train wordings); target ``Yes`` if the jittered box has
@@ -211,7 +213,8 @@ def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
     """SFT target of a Hand example: ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>``.
 
     Args:
-        box_model_frame: xyxy in the model frame (resized pixels), rounded to integers here.
+        box_model_frame: xyxy in the model frame (0-1000 for Qwen3-VL, resized pixels for
+            Qwen2.5-VL), rounded to integers here.
     """
     x1, y1, x2, y2 = (int(round(float(v))) for v in box_model_frame)
     return f"<think>{think_text(category)}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
@@ -367,6 +370,7 @@ def pretrain(
     records: Sequence[dict[str, Any]],
     config: PretrainConfig,
     log_path: str | Path | None = None,
+    progress: str | None = None,
 ) -> dict[str, Any]:
     """Supervised pretraining of a toy model folder in place (module docstring: data, loss).
 
@@ -377,6 +381,7 @@ def pretrain(
         config: :class:`PretrainConfig`.
         log_path: JSONL of ``{"step", "loss", "hand_loss", "eye_loss", "caption_loss", "lr",
             "wall_s"}`` every 10 steps.
+        progress: label of a tqdm progress bar (stderr, updated at most every 5 s); None: no bar.
 
     Returns:
         ``{"steps", "wall_s", "final_loss"}``.
@@ -418,6 +423,11 @@ def pretrain(
     log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
     start = time.perf_counter()
     losses: list[float] = []
+    bar = None
+    if progress is not None:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, desc=progress, unit="step", mininterval=5.0)
     for step in range(config.steps):
         idx = rng.integers(len(records), size=config.hand_batch)
         h_prompts, h_answers, h_images = [], [], []
@@ -466,6 +476,10 @@ def pretrain(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         if log and (step % 10 == 0 or step == config.steps - 1):
             log.write(
                 json.dumps(
@@ -482,6 +496,8 @@ def pretrain(
                 + "\n"
             )
             log.flush()
+    if bar is not None:
+        bar.close()
     if log:
         log.close()
     model.eval()
