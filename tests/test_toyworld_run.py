@@ -18,7 +18,7 @@ from georeason.toyworld.pretrain import (
     hand_target,
     think_text,
 )
-from georeason.toyworld.report import aggregate, mean_std
+from georeason.toyworld.report import aggregate, last_run, mean_std
 
 
 def test_quick_run_writes_report_and_results(tmp_path, capsys):
@@ -185,3 +185,9 @@ def test_toy_model_is_qwen3_vl_with_absolute_positions_and_its_pixel_budget(tmp_
     assert grids == {20: [1, 4, 4], 112: [1, 8, 8], 224: [1, 14, 14]}
     with pytest.raises(ValueError, match="unknown toy arch"):
         make_toy_model(tmp_path / "x", arch="llava")
+
+
+def test_last_run_of_an_appended_step_log():
+    rows = [{"step": s} for s in (0, 10, 20, 0, 10, 0, 10, 20, 30)]
+    assert [r["step"] for r in last_run(rows)] == [0, 10, 20, 30]
+    assert last_run(rows[:3]) == rows[:3] and last_run([]) == []

@@ -34,6 +34,23 @@ EVAL_LABELS = {
 TARGET_GAIN = 0.20
 
 
+def last_run(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the last run in an appended step log (rows after the last step reset).
+
+    Args:
+        records: log rows with an integer ``"step"``, in file order.
+
+    Returns:
+        The rows from the last row whose step is not larger than its predecessor's on (all
+        rows if the steps only increase).
+    """
+    start = 0
+    for i in range(1, len(records)):
+        if records[i]["step"] <= records[i - 1]["step"]:
+            start = i
+    return list(records[start:])
+
+
 def hand_of(result: dict[str, Any], stage: str) -> dict[str, Any] | None:
     """The Hand metrics of one stage of one seed (None if the stage did not run)."""
     if stage == "baseline":
@@ -150,29 +167,29 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
         plt.close(fig)
         files.append(fname)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for j, r in enumerate(per_seed):
+    losses = (
+        ("hand_loss", "C0", "Hand (box) loss"),
+        ("eye_loss", "C1", "Eye (yes/no) loss"),
+        ("caption_loss", "C2", "caption loss"),
+    )
+    labelled: set[str] = set()
+    for r in per_seed:
         log = Path(r["out_dir"]) / "pretrain_policy_log.jsonl" if "out_dir" in r else None
         if log is None or not log.is_file():
             continue
         recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        ax.plot(
-            [x["step"] for x in recs],
-            [x["hand_loss"] for x in recs],
-            "C0",
-            alpha=0.7,
-            label="Hand (box) loss" if j == 0 else None,
-        )
-        ax.plot(
-            [x["step"] for x in recs],
-            [x["eye_loss"] for x in recs],
-            "C1",
-            alpha=0.7,
-            label="Eye (yes/no) loss" if j == 0 else None,
-        )
+        recs = last_run(recs)
+        for key, colour, label in losses:
+            pts = [(x["step"], x[key]) for x in recs if x.get(key)]  # 0 = not trained
+            if pts:
+                steps, values = zip(*pts, strict=True)
+                ax.plot(steps, values, colour, alpha=0.7, label=None if key in labelled else label)
+                labelled.add(key)
     ax.set_xlabel("pretraining step")
     ax.set_ylabel("token cross-entropy")
     ax.set_yscale("log")
-    ax.legend()
+    if labelled:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(out / "pretrain_loss.png", dpi=100)
     plt.close(fig)
