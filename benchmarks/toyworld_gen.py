@@ -21,8 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from georeason.toyworld.scenes import CATEGORIES, generate_scene
-from georeason.toyworld.splits import build_split, write_split
+from georeason_toyworld.scenes import CATEGORIES, generate_scene
+from georeason_toyworld.splits import build_split, write_split
 
 
 def _timed(fn):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from georeason.cli import main
+from georeason_toyworld.cli import main
 from georeason.errors import UserInputError
 from georeason.masks import mask_to_box
-from georeason.toyworld import queries as Q
-from georeason.toyworld.scenes import (
+from georeason_toyworld import queries as Q
+from georeason_toyworld.scenes import (
     CATEGORIES,
     LANDCOVER_CODES,
     MIN_OBJECT_SIDE_FRAC,
@@ -22,7 +22,7 @@ from georeason.toyworld.scenes import (
     POOL_MIN_GAP_FRAC,
     generate_scene,
 )
-from georeason.toyworld.splits import (
+from georeason_toyworld.splits import (
     ANNOTATION_KEYS,
     MAX_SCENES_PER_SEED,
     build_split,
@@ -427,7 +427,6 @@ def test_writer_rejects_bad_records(tmp_path):
 def test_cli_generate(tmp_path, capsys):
     out = tmp_path / "pre"
     argv = [
-        "toyworld",
         "generate",
         "--out",
         str(out),
@@ -451,7 +450,6 @@ def test_cli_generate(tmp_path, capsys):
     assert (
         main(
             [
-                "toyworld",
                 "generate",
                 "--out",
                 str(tmp_path / "x"),

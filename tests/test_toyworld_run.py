@@ -1,4 +1,4 @@
-"""``georeason toyworld run``: the --quick smoke run writes its report (wiring, not learning),
+"""``georeason-toyworld run``: the --quick smoke run writes its report (wiring, not learning),
 plus exact checks of the pieces that decide what the experiment measures."""
 
 from __future__ import annotations
@@ -8,22 +8,22 @@ import json
 import numpy as np
 import pytest
 
-from georeason import cli
-from georeason.toyworld import build_split
-from georeason.toyworld.experiment import rl_oracle_records
-from georeason.toyworld.pretrain import (
+from georeason_toyworld import cli as tw_cli
+from georeason_toyworld import build_split
+from georeason_toyworld.experiment import rl_oracle_records
+from georeason_toyworld.pretrain import (
     canonical_noun,
     caption_examples,
     eye_examples,
     hand_target,
     think_text,
 )
-from georeason.toyworld.report import aggregate, last_run, mean_std
+from georeason_toyworld.report import aggregate, last_run, mean_std
 
 
 def test_quick_run_writes_report_and_results(tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
+    assert tw_cli.main(["run", "--out", str(out), "--quick", "--seed", "3"]) == 0
     res = json.loads((out / "results.json").read_text())
     seed = res["per_seed"][0]
     assert seed["seed"] == 3
@@ -49,13 +49,13 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
         assert (out / png).stat().st_size > 0
     # a second call reuses the finished seed (no retraining) and rewrites the report
     capsys.readouterr()
-    assert cli.main(["toyworld", "run", "--out", str(out), "--quick", "--seed", "3"]) == 0
+    assert tw_cli.main(["run", "--out", str(out), "--quick", "--seed", "3"]) == 0
     assert f"[seed 3] reusing {out / 'seed3' / 'results.json'}" in capsys.readouterr().out
     # changing only a GRPO setting reruns the GRPO stages on the same pretrained models
     policy_weights = out / "seed3" / "models" / "policy" / "model.safetensors"
     before = policy_weights.read_bytes()
-    argv = ["toyworld", "run", "--out", str(out), "--quick", "--seed", "3", "--grpo-steps", "1"]
-    assert cli.main([*argv, "--no-ablations"]) == 0
+    argv = ["run", "--out", str(out), "--quick", "--seed", "3", "--grpo-steps", "1"]
+    assert tw_cli.main([*argv, "--no-ablations"]) == 0
     assert "[seed 3] reusing the pretrained models" in capsys.readouterr().out
     again = json.loads((out / "results.json").read_text())["per_seed"][0]
     assert all(r["steps"] == 1 for r in again["runs"].values())
@@ -148,7 +148,7 @@ def test_mean_std_and_target_checks():
 def test_run_jobs_in_worker_processes_keeps_order_and_reraises():
     import math
 
-    from georeason.toyworld.experiment import _run_jobs
+    from georeason_toyworld.experiment import _run_jobs
 
     jobs = [(math.sqrt, (16.0,)), (math.pow, (2.0, 3.0)), (math.sqrt, (9.0,))]
     assert _run_jobs(jobs, workers=2) == [4.0, 8.0, 3.0]
@@ -161,7 +161,7 @@ def test_toy_model_is_qwen3_vl_with_absolute_positions_and_its_pixel_budget(tmp_
     from PIL import Image
 
     from georeason.models.loading import load_processor, read_arch
-    from georeason.toyworld.pretrain import TOY_PIXEL_BUDGET, ToyModelSize, make_toy_model
+    from georeason_toyworld.pretrain import TOY_PIXEL_BUDGET, ToyModelSize, make_toy_model
 
     d = make_toy_model(tmp_path / "m", ToyModelSize(hidden=64, layers=1, vision_hidden=32))
     assert read_arch(d) == "qwen3_vl"

@@ -1,8 +1,8 @@
-"""Eye diagnosis probe of 2026-11-22 (not part of ``georeason toyworld run``).
+"""Eye diagnosis probe of 2026-11-22 (not part of ``georeason-toyworld run``).
 
 Pretrains a fresh toy policy-size model (hidden 128, 3 layers, vision 64 x 2, seed 0) with the
-real :func:`georeason.toyworld.pretrain.pretrain` on NREC pretrain scenes of seed 0, then
-measures the Eye (:func:`georeason.toyworld.evaluate.eye_metrics`) on 100 eval scenes of seed 0
+real :func:`georeason_toyworld.pretrain.pretrain` on NREC pretrain scenes of seed 0, then
+measures the Eye (:func:`georeason_toyworld.evaluate.eye_metrics`) on 100 eval scenes of seed 0
 (implicit queries, train and held-out wordings) and, with ``--hand N > 0``, the Hand on 60
 plain-expression eval scenes. One CPU thread. Examples (numbers in ``README.md``)::
 
@@ -18,9 +18,9 @@ import json
 import numpy as np
 import torch
 
-from georeason.toyworld.evaluate import eye_metrics, hand_metrics
-from georeason.toyworld.pretrain import PretrainConfig, ToyModelSize, make_toy_model, pretrain
-from georeason.toyworld.splits import build_split
+from georeason_toyworld.evaluate import eye_metrics, hand_metrics
+from georeason_toyworld.pretrain import PretrainConfig, ToyModelSize, make_toy_model, pretrain
+from georeason_toyworld.splits import build_split
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--name", required=True)

@@ -1,4 +1,4 @@
-"""GRPO probe of 2026-11-23 (not part of ``georeason toyworld run``).
+"""GRPO probe of 2026-11-23 (not part of ``georeason-toyworld run``).
 
 One GRPO run on the pretrained seed-0 policy of a finished ``toyworld run`` (RUN/seed0), with
 the experiment's settings except LoRA lr, steps and prompts per step, evaluated like the
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from georeason.toyworld import build_split
-from georeason.toyworld.experiment import EVAL_SETS, ExperimentSettings, _grpo_raw, _grpo_run
+from georeason_toyworld import build_split
+from georeason_toyworld.experiment import EVAL_SETS, ExperimentSettings, _grpo_raw, _grpo_run
 
 torch.set_num_threads(1)
 run, mode, lr, steps, pps, name = sys.argv[1:7]

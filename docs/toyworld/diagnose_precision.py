@@ -1,4 +1,4 @@
-"""Hand precision and Eye grading probe of 2026-11-23 (not part of ``georeason toyworld run``).
+"""Hand precision and Eye grading probe of 2026-11-23 (not part of ``georeason-toyworld run``).
 
 On the pretrained seed-0 policy of a finished run (RUN/seed0/models/policy):
 
@@ -19,8 +19,8 @@ from georeason.geometry import box_iou_matrix
 from georeason.models.policy import Policy
 from georeason.models.verifier import LocalVerifier
 from georeason.rewards.verification import crop_for_verifier
-from georeason.toyworld import build_split
-from georeason.toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE, _iou, _jitter
+from georeason_toyworld import build_split
+from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE, _iou, _jitter
 
 torch.set_num_threads(1)
 d = f"{sys.argv[1]}/seed0/models/policy"

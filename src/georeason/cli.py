@@ -26,8 +26,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve_verifier",
     "eval",
     "convert",
-    "toyworld",
 )
+
+#: Subcommands that moved to another command: ``georeason NAME`` says where, exit code 2.
+MOVED_COMMANDS: dict[str, str] = {
+    "toyworld": "the toy-world experiment is its own command now: georeason-toyworld "
+    "(e.g. georeason-toyworld run --seed 0 --out runs/toyworld)",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in MOVED_COMMANDS:
+        print(f"georeason: error: {MOVED_COMMANDS[argv[0]]}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from georeason.toyworld import build_split
-from georeason.toyworld.experiment import EVAL_SETS, ExperimentSettings, _grpo_raw, _grpo_run
+from georeason_toyworld import build_split
+from georeason_toyworld.experiment import EVAL_SETS, ExperimentSettings, _grpo_raw, _grpo_run
 
 torch.set_num_threads(1)
 which, steps = sys.argv[1], int(sys.argv[2])

@@ -1,6 +1,6 @@
-"""``georeason toyworld``: the procedural toy world (scenes, queries, seeded splits).
+"""``georeason-toyworld``: the proof-of-learning experiment's command line.
 
-``georeason toyworld generate --out DIR --split pretrain|rl|eval --n N --seed S`` writes a split in
+``georeason-toyworld generate --out DIR --split pretrain|rl|eval --n N --seed S`` writes a split in
 the ``rs-samples`` layout (``DIR/images/*.png`` + ``DIR/queries.jsonl`` + ``DIR/manifest.json``),
 readable by ``georeason eval --dataset jsonl --root DIR`` (pretrain / eval splits) and by the
 training JSONL loader (all splits; ``rl`` records carry no box). Further subcommands (e.g. ``run``)
@@ -10,17 +10,28 @@ attach to the same subparser group.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Sequence
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "toyworld",
-        help="procedural toy aerial scenes with referring and reasoning queries (CPU-scale tests)",
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own code)
+        self.exit(2, f"georeason-toyworld: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``georeason-toyworld`` parser (subcommands ``generate`` and ``run``)."""
+    p = _Parser(
+        prog="georeason-toyworld",
+        allow_abbrev=False,
         description="A seeded generator of small top-down scenes (buildings, pools, trees, roads, "
         "cars, boats, sports fields, storage tanks) with plain referring expressions and "
         "implicit reasoning queries, split into pretrain / rl / eval by seed.",
     )
-    tw = p.add_subparsers(dest="toyworld_command", required=True, metavar="SUBCOMMAND")
+    tw = p.add_subparsers(
+        dest="toyworld_command", required=True, metavar="SUBCOMMAND", parser_class=_Parser
+    )
     g = tw.add_parser(
         "generate",
         help="write a split (images/*.png + queries.jsonl) in the rs-samples layout",
@@ -78,12 +89,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="processes for independent stages (default 2; 1 = all in this process)",
     )
     r.set_defaults(func=run_experiment_cmd)
+    return p
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from georeason import __version__
     from georeason.errors import UserInputError
-    from georeason.toyworld.splits import DEFAULT_QUERIES, build_split, write_split
+    from georeason_toyworld.splits import DEFAULT_QUERIES, build_split, write_split
 
     if args.size < 64:
         raise UserInputError(f"--size must be at least 64, got {args.size}")
@@ -98,7 +110,7 @@ def run_generate(args: argparse.Namespace) -> int:
     )
     kind, wordings = DEFAULT_QUERIES[args.split]
     manifest = {
-        "generator": f"georeason.toyworld {__version__}",
+        "generator": f"georeason_toyworld {__version__}",
         "split": args.split,
         "seed": args.seed,
         "n": args.n,
@@ -118,7 +130,7 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
     import torch
 
     from georeason.errors import UserInputError
-    from georeason.toyworld.experiment import QUICK, ExperimentSettings, run_experiment
+    from georeason_toyworld.experiment import QUICK, ExperimentSettings, run_experiment
 
     seeds = [args.seeds_one] if args.seeds_one is not None else list(args.seeds)
     if any(s < 0 for s in seeds):
@@ -142,3 +154,24 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
                 print(f"{es}: {key} Acc@0.5 gain {v['gain_mean'] * 100:+.1f} points")
     print(f"wrote {args.out}/report.md and {args.out}/results.json")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``georeason-toyworld``: user errors print one line and exit with 2."""
+    from georeason.errors import GeoreasonError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("georeason-toyworld: interrupted", file=sys.stderr)
+        return 130
+    except (GeoreasonError, FileNotFoundError) as exc:
+        if os.environ.get("GEOREASON_DEBUG"):
+            raise
+        print(f"georeason-toyworld: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """The toy-world experiment's report: ``results.json``, ``report.md`` and PNG curves.
 
-Aggregates the per-seed results of :func:`georeason.toyworld.experiment.run_seed` (mean and
+Aggregates the per-seed results of :func:`georeason_toyworld.experiment.run_seed` (mean and
 sample standard deviation over seeds) and checks the issue's targets as measured, without
 adjusting anything: (a) RemoteZero raises Acc@0.5 on implicit evaluation queries by >= 20 points
 over the pretrained baseline; (b) self-evolution round 2 is not worse than round 1.
@@ -199,7 +199,7 @@ def _plot(out: Path, per_seed: Sequence[dict[str, Any]]) -> list[str]:
 
 def _setup_text(result: dict[str, Any]) -> str:
     """The setup paragraph of the report, from one seed's ``results.json`` content."""
-    from georeason.toyworld.pretrain import TOY_ARCH
+    from georeason_toyworld.pretrain import TOY_ARCH
 
     st = result["settings"]
     ps, ts = st["policy_size"], st["teacher_size"]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from georeason.toyworld.scenes import CATEGORIES, Scene
+from georeason_toyworld.scenes import CATEGORIES, Scene
 
 Kind = Literal["plain", "implicit"]
 Wordings = Literal["train", "heldout"]
@@ -281,7 +281,7 @@ def make_sample(
     """A query about ``scene`` with exactly one target instance.
 
     Args:
-        scene: a scene from :func:`georeason.toyworld.scenes.generate_scene`.
+        scene: a scene from :func:`georeason_toyworld.scenes.generate_scene`.
         rng: drives the choice of target (if ``category`` is None), template and nouns.
         kind: ``"plain"`` or ``"implicit"``.
         wordings: ``"train"`` or ``"heldout"`` wording set.

@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from georeason.errors import UserInputError
-from georeason.toyworld.queries import (
+from georeason_toyworld.queries import (
     DISAMBIGUATION_SUFFIX,
     KINDS,
     WORDINGS,
@@ -46,7 +46,7 @@ from georeason.toyworld.queries import (
     make_sample,
     plain_query,
 )
-from georeason.toyworld.scenes import CATEGORIES, generate_scene
+from georeason_toyworld.scenes import CATEGORIES, generate_scene
 
 SPLITS: tuple[str, ...] = ("pretrain", "rl", "eval")
 SPLIT_CODES: dict[str, int] = {"pretrain": 0, "rl": 1, "eval": 2}

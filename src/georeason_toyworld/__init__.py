@@ -10,15 +10,15 @@ splits derived from ``(split name, seed)`` so they never overlap. See :mod:`.sce
 
 from __future__ import annotations
 
-from georeason.toyworld.queries import (
+from georeason_toyworld.queries import (
     IMPLICIT_QUERIES,
     NOUNS,
     PLAIN_TEMPLATES,
     SYNONYMS,
     make_sample,
 )
-from georeason.toyworld.scenes import CATEGORIES, PALETTES, Scene, ToyObject, generate_scene
-from georeason.toyworld.splits import SPLITS, build_split, scene_seed, write_split
+from georeason_toyworld.scenes import CATEGORIES, PALETTES, Scene, ToyObject, generate_scene
+from georeason_toyworld.splits import SPLITS, build_split, scene_seed, write_split
 
 __all__ = [
     "CATEGORIES",

@@ -1,15 +1,15 @@
-"""``georeason toyworld run``: does annotation-free GRPO (RemoteZero) teach localisation?
+"""``georeason-toyworld run``: does annotation-free GRPO (RemoteZero) teach localisation?
 
 One seed of the experiment (:func:`run_seed`), all on CPU, everything seeded by ``seed`` (scene
 seeds of every split, model init, SFT sampling, GRPO):
 
-1. Splits (:func:`georeason.toyworld.build_split`): ``pretrain`` (plain expressions with boxes),
+1. Splits (:func:`georeason_toyworld.build_split`): ``pretrain`` (plain expressions with boxes),
    ``rl`` (implicit queries, train wordings, **no box**), ``eval`` scenes asked three ways:
    implicit queries with held-out wordings (the split's default), implicit queries with the
    train wordings (new scenes, known wordings), plain expressions (the pretrained skill).
-2. Pretraining (:mod:`georeason.toyworld.pretrain`): the policy (Hand + Eye); a larger Eye-only
+2. Pretraining (:mod:`georeason_toyworld.pretrain`): the policy (Hand + Eye); a larger Eye-only
    model as the distillation verifier.
-3. Baseline: Hand and Eye metrics before RL (:mod:`georeason.toyworld.evaluate`).
+3. Baseline: Hand and Eye metrics before RL (:mod:`georeason_toyworld.evaluate`).
 4. RemoteZero GRPO through :func:`georeason.training.trainer.train` (the project's rewards:
    format + verification with context crop and area penalty): distillation (verifier = the
    larger model), self-evolution round 1 (verifier = the frozen pretrained policy), round 2
@@ -19,7 +19,7 @@ seeds of every split, model init, SFT sampling, GRPO):
    on the same RL scenes with their (regenerated) target boxes.
 
 Results go to ``OUT/seed{S}/results.json``; :func:`run_experiment` runs several seeds (reusing
-finished ones) and writes the aggregate report (:mod:`georeason.toyworld.report`).
+finished ones) and writes the aggregate report (:mod:`georeason_toyworld.report`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from georeason.toyworld.pretrain import (
+from georeason_toyworld.pretrain import (
     TOY_MAX_PIXELS,
     TOY_POLICY_TEMPLATE,
     PretrainConfig,
@@ -122,7 +122,7 @@ EVAL_SETS: dict[str, tuple[str, str]] = {
 def rl_oracle_records(n: int, seed: int, size_px: int = 112) -> list[dict[str, Any]]:
     """The ``rl`` split's scenes and queries WITH their target boxes (for the ceiling only).
 
-    Re-derives each RL record exactly as :func:`georeason.toyworld.splits.build_split` does
+    Re-derives each RL record exactly as :func:`georeason_toyworld.splits.build_split` does
     (same scene seed, category order and query RNG) and adds ``boxes_xyxy_px``.
 
     Raises:
@@ -130,9 +130,9 @@ def rl_oracle_records(n: int, seed: int, size_px: int = 112) -> list[dict[str, A
     """
     from PIL import Image
 
-    from georeason.toyworld.queries import make_sample
-    from georeason.toyworld.scenes import generate_scene
-    from georeason.toyworld.splits import _category_order, build_split, scene_seed
+    from georeason_toyworld.queries import make_sample
+    from georeason_toyworld.scenes import generate_scene
+    from georeason_toyworld.splits import _category_order, build_split, scene_seed
 
     plain = build_split("rl", n, seed, size_px)
     order = _category_order("rl", seed)
@@ -227,7 +227,7 @@ def _grpo_run(
     base_model: str,
 ) -> dict[str, Any]:
     """Train one GRPO run (fresh folder) and evaluate its adapter on every eval set."""
-    from georeason.toyworld.evaluate import hand_metrics
+    from georeason_toyworld.evaluate import hand_metrics
     from georeason.training.config import config_from_dict
     from georeason.training.trainer import train
 
@@ -276,7 +276,7 @@ def _pretrained_model(
 ) -> dict[str, Any]:
     """Build the pretrain split ``(n, seed, scene_px)``, write a random toy model and pretrain it
     in place (one job of :func:`_run_jobs`; the split is built in the worker, not pickled)."""
-    from georeason.toyworld.splits import build_split
+    from georeason_toyworld.splits import build_split
 
     n, seed, scene_px = split
     records = build_split("pretrain", n, seed, scene_px)
@@ -391,8 +391,8 @@ def run_seed(
     """
     import torch
 
-    from georeason.toyworld.evaluate import eye_metrics, hand_metrics
-    from georeason.toyworld.splits import build_split, write_split
+    from georeason_toyworld.evaluate import eye_metrics, hand_metrics
+    from georeason_toyworld.splits import build_split, write_split
 
     torch.manual_seed(seed)
     out = Path(out_dir)
@@ -553,7 +553,7 @@ def run_experiment(
         The aggregate results (also written to ``out_dir/results.json``; ``report.md`` and
         ``*.png`` beside it).
     """
-    from georeason.toyworld.report import write_report
+    from georeason_toyworld.report import write_report
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(out_dir)

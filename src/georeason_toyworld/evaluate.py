@@ -21,13 +21,13 @@ import numpy as np
 
 from georeason.eval.metrics import box_sample_iou
 from georeason.rewards.verification import crop_for_verifier
-from georeason.toyworld.pretrain import (
+from georeason_toyworld.pretrain import (
     EYE_MARGIN,
     TOY_MAX_PIXELS,
     TOY_POLICY_TEMPLATE,
     think_text,
 )
-from georeason.toyworld.scenes import generate_scene
+from georeason_toyworld.scenes import generate_scene
 
 #: Completion budget of the toy policy (ours: the SFT targets are about 25 tokens).
 MAX_NEW_TOKENS = 32
@@ -51,7 +51,7 @@ def hand_metrics(
         ``{"acc50", "miou", "format_rate", "box_area_ratio", "think_hit_rate", "n"}``; rates
         in ``[0, 1]``; ``box_area_ratio`` = mean area of the first box / image area over parsed
         answers; ``think_hit_rate`` = share of answers whose reasoning names the target's
-        category (:func:`georeason.toyworld.pretrain.think_text`).
+        category (:func:`georeason_toyworld.pretrain.think_text`).
     """
     from georeason.models.policy import Policy
 

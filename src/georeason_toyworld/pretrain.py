@@ -45,8 +45,8 @@ import numpy as np
 from georeason.geometry import box_iou_matrix
 from georeason.prompts import policy_messages, verifier_messages
 from georeason.rewards.verification import crop_for_verifier
-from georeason.toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
-from georeason.toyworld.scenes import CATEGORIES, PALETTES
+from georeason_toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
+from georeason_toyworld.scenes import CATEGORIES, PALETTES
 
 #: Architecture of the toy models (ours): Qwen3-VL, because its vision tower adds a learned
 #: absolute position embedding to every patch, so a visual token's *value* says where it is.
