@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from georeason_toyworld.cli import main
 from georeason.errors import UserInputError
 from georeason.masks import mask_to_box
 from georeason_toyworld import queries as Q
+from georeason_toyworld.cli import main
 from georeason_toyworld.scenes import (
     CATEGORIES,
     LANDCOVER_CODES,

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from georeason_toyworld import cli as tw_cli
 from georeason_toyworld import build_split
+from georeason_toyworld import cli as tw_cli
 from georeason_toyworld.experiment import rl_oracle_records
 from georeason_toyworld.pretrain import (
     canonical_noun,

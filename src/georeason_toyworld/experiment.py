@@ -227,9 +227,9 @@ def _grpo_run(
     base_model: str,
 ) -> dict[str, Any]:
     """Train one GRPO run (fresh folder) and evaluate its adapter on every eval set."""
-    from georeason_toyworld.evaluate import hand_metrics
     from georeason.training.config import config_from_dict
     from georeason.training.trainer import train
+    from georeason_toyworld.evaluate import hand_metrics
 
     out = Path(raw["output_dir"])
     if out.exists():
