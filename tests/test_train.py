@@ -533,7 +533,7 @@ def test_reward_frame_matches_what_the_processor_feeds_the_policy(
 
     from georeason.models.loading import load_processor
     from georeason.models.policy import model_input_sizes
-    from georeason.training.trainer import frame_spec_for
+    from georeason.rewards import frame_spec_for
 
     folder = tiny_qwen25vl_dir if arch == "qwen2_5_vl" else tiny_qwen3vl_dir
     processor = load_processor(folder, max_pixels=50_176)

@@ -41,6 +41,8 @@ class WorkflowResult:
         weights: ``"random"`` for random-weight models (never a real prediction),
             ``"pretrained"``, or None when the boxes were given by the user.
         parse_status: the parser's status (``"given"`` when boxes were given).
+        candidates: with test-time verification (``samples > 1``), every sampled answer with
+            its boxes and verifier score (:meth:`georeason.bestofn.BestOfN.to_json`); else None.
     """
 
     image: str
@@ -56,6 +58,7 @@ class WorkflowResult:
     crs: str | None
     raw_text: str | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``result.json`` document (masks as COCO RLE, contours as pixel rings)."""
@@ -75,6 +78,7 @@ class WorkflowResult:
             ],
             "crs": self.crs,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            **({"candidates": self.candidates} if self.candidates is not None else {}),
         }
 
 
@@ -101,6 +105,9 @@ def locate(
     boxes_xyxy_px: np.ndarray | None = None,
     max_new_tokens: int = 512,
     simplify_tolerance_px: float = DEFAULT_SIMPLIFY_TOLERANCE_PX,
+    samples: int = 1,
+    verifier: Any = None,
+    temperature: float = 0.9,
 ) -> WorkflowResult:
     """Run the workflow on one image: boxes (from the policy or given) -> masks -> contours.
 
@@ -112,6 +119,11 @@ def locate(
         boxes_xyxy_px: ``(N, 4)`` boxes in original pixels given by the user.
         max_new_tokens: generation budget of the policy.
         simplify_tolerance_px: contour simplification tolerance (pixels).
+        samples: 1 = greedy decoding; N > 1 = test-time verification: N answers sampled at
+            ``temperature``, each scored by the verification reward, the best kept
+            (:func:`georeason.bestofn.best_of_n`; costs N generations + N verifications).
+        verifier: the verifier for ``samples > 1`` (None: the policy's own model as verifier).
+        temperature: sampling temperature for ``samples > 1`` (0.9, the papers' rollouts).
 
     Raises:
         ValueError: if both or neither of ``policy`` and ``boxes_xyxy_px`` are given, or given
@@ -122,7 +134,26 @@ def locate(
     timings: dict[str, float] = {}
     if policy is not None:
         t0 = time.perf_counter()
-        loc = policy.locate([image], [query], max_new_tokens=max_new_tokens)[0]
+        candidates = None
+        if samples > 1:
+            from georeason.bestofn import best_of_n
+
+            if verifier is None:
+                from georeason.models.verifier import LocalVerifier
+
+                verifier = LocalVerifier(policy.model, policy.processor)
+            bon = best_of_n(
+                policy,
+                verifier,
+                [image],
+                [query],
+                n=samples,
+                temperature=temperature,
+                max_new_tokens=max_new_tokens,
+            )[0]
+            loc, candidates = bon.best, bon.to_json()
+        else:
+            loc = policy.locate([image], [query], max_new_tokens=max_new_tokens)[0]
         timings["locate"] = time.perf_counter() - t0
         boxes = loc.boxes_xyxy_px
         reasoning, status, raw = loc.parse.reasoning, loc.parse.status, loc.text
@@ -148,6 +179,7 @@ def locate(
         crs=image.crs,
         raw_text=raw,
         timings_s=timings,
+        candidates=candidates if policy is not None else None,
     )
 
 

@@ -102,7 +102,13 @@ def scene_objects(record: dict[str, Any]) -> list[dict[str, Any]]:
             changed since the record was built).
     """
     size = record["image"].size[0]
-    scene = generate_scene(int(record["scene_seed"]), size, required=(record["target_category"],))
+    scene = generate_scene(
+        int(record["scene_seed"]),
+        size,
+        required=(record["target_category"],),
+        layout=record.get("layout", "free"),
+        grid_cells=int(record.get("grid_cells", 4)),
+    )
     objs = [{"category": o.category, "box_xyxy_px": list(o.bbox_xyxy_px)} for o in scene.objects]
     target = [float(v) for v in record["boxes_xyxy_px"][0]]
     if not any(o["box_xyxy_px"] == target for o in objs):

@@ -74,6 +74,9 @@ TOY_POLICY_TEMPLATE = (
 )
 #: Context margin of the Eye's crops (RemoteZero's 15% padding, as in the reward).
 EYE_MARGIN = 0.15
+#: Query of the think-grounding examples (ours; see :attr:`PretrainConfig.ground_batch`): it
+#: names no category and implies none, so the box can only follow the reasoning's noun.
+GROUND_QUERY = "Pick one object of this scene."
 #: Question of the auxiliary caption examples (ours; see :func:`caption_examples`).
 CAPTION_QUESTION = "What object is in this image region?"
 
@@ -331,6 +334,11 @@ class PretrainConfig:
             Without them (and with lr 2e-3) the Eye stayed at chance (2026-11-22 diagnosis).
             Batches 32 / 16 / 8 and lr 1e-3 since 2026-11-23 (with the Qwen3-VL toy model and
             the short toy prompt; probes in ``docs/toyworld/README.md``).
+        ground_batch: think-grounding examples per step (ours; 0: none): the Hand's format
+            with the neutral :data:`GROUND_QUERY`, a random object of the scene named in the
+            reasoning and its box as the answer. They teach the Hand to box *what its reasoning
+            names*, so that RL which changes the reasoning moves the box with it. No implicit
+            query is involved.
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
@@ -340,6 +348,7 @@ class PretrainConfig:
     hand_batch: int = 32
     eye_batch: int = 16
     caption_batch: int = 8
+    ground_batch: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
@@ -441,6 +450,17 @@ def pretrain(
             )[0]
             h_prompts.append(prompt(policy_messages(rec["query"], frame, TOY_POLICY_TEMPLATE)))
             h_answers.append(hand_target(rec["target_category"], box))
+            h_images.append(img)
+        for _ in range(config.ground_batch):
+            rec = records[int(rng.integers(len(records)))]
+            obj = rec["objects"][int(rng.integers(len(rec["objects"])))]
+            img = rec["image"]
+            w, h = img.size
+            box = boxes_to_model_frame(
+                np.asarray([obj["box_xyxy_px"]], float), frame, (h, w), (h, w)
+            )[0]
+            h_prompts.append(prompt(policy_messages(GROUND_QUERY, frame, TOY_POLICY_TEMPLATE)))
+            h_answers.append(hand_target(obj["category"], box))
             h_images.append(img)
         e_prompts, e_answers, e_images = [], [], []
         while len(e_prompts) < config.eye_batch:

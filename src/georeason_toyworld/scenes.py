@@ -815,6 +815,8 @@ def generate_scene(
     num_categories: tuple[int, int] = DEFAULT_NUM_CATEGORIES,
     same_category_distractors: bool = False,
     clutter: bool = True,
+    layout: str = "free",
+    grid_cells: int = 4,
 ) -> Scene:
     """Draw one scene, deterministically from ``seed``.
 
@@ -829,6 +831,10 @@ def generate_scene(
         same_category_distractors: harder variant (off by default): some categories get a
             second instance in another colour of the same palette.
         clutter: draw rocks and bushes (not objects) on free land.
+        layout: ``"free"`` (objects placed anywhere by the rules above) or ``"grid"`` (one
+            object per cell of a ``grid_cells x grid_cells`` grid, no road, see
+            :mod:`georeason_toyworld.grid`; ``same_category_distractors`` is not available).
+        grid_cells: cells per side of the grid layout.
 
     Returns:
         A :class:`Scene`; each object's box is the tight box of its visible pixels.
@@ -849,19 +855,32 @@ def generate_scene(
     lo, hi = num_categories
     if not (1 <= lo <= hi <= len(CATEGORIES)):
         raise ValueError(f"num_categories must satisfy 1 <= lo <= hi <= 8, got {num_categories}")
+    if layout not in ("free", "grid"):
+        raise ValueError(f"layout must be 'free' or 'grid', got {layout!r}")
+    if layout == "grid" and ("road" in required or same_category_distractors):
+        raise ValueError("the grid layout has no road and no same-category distractors")
     rng = np.random.default_rng(seed)
     s = int(size_px)
     lay = None
+    asphalt = None
     for _ in range(_LAYOUT_ATTEMPTS):
-        lay = _layout(
-            rng, s, list(dict.fromkeys(required)), num_categories, same_category_distractors
-        )
+        if layout == "grid":
+            from georeason_toyworld.grid import grid_layout
+
+            got = grid_layout(rng, s, list(dict.fromkeys(required)), num_categories, grid_cells)
+            lay, asphalt = got if got is not None else (None, None)
+        else:
+            lay = _layout(
+                rng, s, list(dict.fromkeys(required)), num_categories, same_category_distractors
+            )
         if lay is not None:
             break
     if lay is None:
         raise RuntimeError(f"no layout with {list(required)} fits a {s} px scene (seed {seed})")
 
     canvas, landcover = _paint_background(rng, s, lay)
+    if asphalt is not None and asphalt.any():
+        canvas[asphalt] = _jitter(rng, PALETTES["road"]["dark grey"], 8)
     if clutter:
         _paint_clutter(rng, s, canvas, lay)
     speckle = _lowfreq(rng, s, max(4, s // 4))

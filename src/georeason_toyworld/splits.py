@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from georeason.errors import UserInputError
+from georeason_toyworld.grid import GRID_CATEGORIES
 from georeason_toyworld.queries import (
     DISAMBIGUATION_SUFFIX,
     KINDS,
@@ -90,9 +91,10 @@ def scene_seed(name: str, seed: int, index: int) -> int:
     return 3 * (int(seed) * MAX_SCENES_PER_SEED + int(index)) + SPLIT_CODES[name]
 
 
-def _category_order(name: str, seed: int) -> list[str]:
-    perm = np.random.default_rng([SPLIT_CODES[name], int(seed), 7]).permutation(len(CATEGORIES))
-    return [CATEGORIES[int(i)] for i in perm]
+def _category_order(name: str, seed: int, layout: str = "free") -> list[str]:
+    cats = GRID_CATEGORIES if layout == "grid" else CATEGORIES
+    perm = np.random.default_rng([SPLIT_CODES[name], int(seed), 7]).permutation(len(cats))
+    return [cats[int(i)] for i in perm]
 
 
 def build_split(
@@ -104,6 +106,8 @@ def build_split(
     kind: str | None = None,
     wordings: str | None = None,
     same_category_distractors: bool = False,
+    layout: str = "free",
+    grid_cells: int = 4,
 ) -> list[dict[str, Any]]:
     """Build ``n`` records of split ``name``: one scene and one query per record.
 
@@ -114,6 +118,9 @@ def build_split(
         size_px: image side in pixels.
         kind, wordings: override the split's :data:`DEFAULT_QUERIES`.
         same_category_distractors: the harder scene variant (see ``generate_scene``).
+        layout, grid_cells: the scene layout (``"free"`` or ``"grid"``, see
+            :func:`georeason_toyworld.scenes.generate_scene`); stored in every record as
+            ``layout`` / ``grid_cells`` so that a scene can be regenerated from its seed.
 
     Returns:
         Records with ``id`` (``"{name}-s{seed}-{i:06d}"``), ``split``, ``image`` (RGB
@@ -138,13 +145,18 @@ def build_split(
         raise UserInputError(f"kind must be one of {KINDS}, got {kind!r}")
     if wordings not in WORDINGS:
         raise UserInputError(f"wordings must be one of {WORDINGS}, got {wordings!r}")
-    order = _category_order(name, seed)
+    order = _category_order(name, seed, layout)
     records = []
     for i in range(n):
         ss = scene_seed(name, seed, i)
         category = order[i % len(order)]
         scene = generate_scene(
-            ss, size_px, required=(category,), same_category_distractors=same_category_distractors
+            ss,
+            size_px,
+            required=(category,),
+            same_category_distractors=same_category_distractors,
+            layout=layout,
+            grid_cells=grid_cells,
         )
         qrng = np.random.default_rng([ss, 1])
         sample = make_sample(scene, qrng, kind, wordings, category=category)
@@ -155,6 +167,8 @@ def build_split(
             "query": sample["query"],
             "kind": kind,
             "wordings": wordings,
+            "layout": layout,
+            "grid_cells": grid_cells,
         }
         if name == "rl":
             records.append(rec)

@@ -39,6 +39,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, default=512)
     add_prompt_template_argument(p)
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="test-time verification: sample N answers, verify each crop, keep the best "
+        "(cost: N generations + N verifications; default 1 = greedy)",
+    )
+    p.add_argument(
+        "--verifier",
+        help="verifier checkpoint for --samples (hub id or folder; default: the policy itself)",
+    )
+    p.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (0.9)")
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
 
@@ -83,6 +95,12 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
 def run(args: argparse.Namespace) -> int:
     from georeason.io import read_image
 
+    if args.samples < 1:
+        raise UserInputError(f"--samples must be at least 1, got {args.samples}")
+    if args.temperature <= 0:
+        raise UserInputError(f"--temperature must be positive, got {args.temperature}")
+    if (args.samples > 1 or args.verifier) and args.model is None:
+        raise UserInputError("--samples and --verifier need --model (a policy to sample from)")
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
     if boxes is not None:
@@ -107,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             prompt_template=prompt_template_arg(args),
         )
+    verifier = None
+    if args.verifier:
+        from georeason.models.verifier import LocalVerifier
+
+        verifier = LocalVerifier.from_pretrained(args.verifier)
     result = locate(
         image,
         args.query,
@@ -114,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         boxes_xyxy_px=boxes,
         max_new_tokens=args.max_new_tokens,
+        samples=args.samples,
+        verifier=verifier,
+        temperature=args.temperature,
     )
     paths = write_outputs(result, image, args.out)
     if result.weights == "random":

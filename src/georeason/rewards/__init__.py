@@ -9,7 +9,7 @@ Boxes in completions are in the policy's model frame (:class:`FrameSpec`); groun
 dataset (``boxes_xyxy_px``) is in original pixels.
 """
 
-from georeason.rewards._common import FrameSpec, completion_text
+from georeason.rewards._common import FrameSpec, completion_text, frame_spec_for
 from georeason.rewards.count import CountReward, count_score, make_count_reward
 from georeason.rewards.format import format_reward
 from georeason.rewards.iou import IoUReward, make_iou_reward
@@ -30,6 +30,7 @@ __all__ = [
     "count_score",
     "crop_for_verifier",
     "format_reward",
+    "frame_spec_for",
     "make_count_reward",
     "make_iou_reward",
     "make_verification_reward",

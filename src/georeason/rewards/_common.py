@@ -145,6 +145,24 @@ class FrameSpec:
         )
 
 
+def frame_spec_for(processor: Any, arch: str) -> FrameSpec:
+    """The policy's answer frame and resize rule, read from its processor.
+
+    ``factor`` = patch size x merge size; the pixel budget = the image processor's ``size``
+    (``shortest_edge``/``longest_edge`` are pixel counts in the Qwen-VL processors).
+    """
+    from georeason.models.loading import FRAME_BY_ARCH
+
+    ip = processor.image_processor
+    size = ip.size
+    return FrameSpec(
+        frame=FRAME_BY_ARCH[arch],
+        min_pixels=int(size["shortest_edge"]),
+        max_pixels=int(size["longest_edge"]),
+        factor=int(ip.patch_size) * int(ip.merge_size),
+    )
+
+
 def log_metric(kwargs: dict[str, Any], name: str, value: float) -> None:
     """Send a scalar to TRL's per-step metrics when the trainer provides ``log_metric``."""
     fn = kwargs.get("log_metric")

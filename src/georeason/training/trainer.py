@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from georeason.models.spec import resolve_model
 from georeason.rewards import (
     FrameSpec,
     format_reward,
+    frame_spec_for,
     make_count_reward,
     make_iou_reward,
     make_verification_reward,
@@ -58,24 +60,6 @@ class TrainResult:
     merged_dir: Path | None
     global_step: int
     resumed_from: str | None
-
-
-def frame_spec_for(processor: Any, arch: str) -> FrameSpec:
-    """The policy's answer frame and resize rule, read from its processor.
-
-    ``factor`` = patch size x merge size; the pixel budget = the image processor's ``size``
-    (``shortest_edge``/``longest_edge`` are pixel counts in the Qwen-VL processors).
-    """
-    from georeason.models.loading import FRAME_BY_ARCH
-
-    ip = processor.image_processor
-    size = ip.size
-    return FrameSpec(
-        frame=FRAME_BY_ARCH[arch],
-        min_pixels=int(size["shortest_edge"]),
-        max_pixels=int(size["longest_edge"]),
-        factor=int(ip.patch_size) * int(ip.merge_size),
-    )
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -194,8 +178,18 @@ def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -
     return rewards
 
 
-def build_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -> GRPOTrainer
+def build_trainer(
+    config: TrainConfig,
+    callbacks: list[Any] | None = None,
+    monitors: Sequence[Callable[[FrameSpec], Any]] = (),
+):  # -> GRPOTrainer
     """Construct TRL's ``GRPOTrainer`` for a config (model, processor, data, rewards, LoRA, logs).
+
+    ``monitors``: factories called with the policy's :class:`FrameSpec`; each returns a function
+    with TRL's reward signature that is **logged only** (weight 0: it never enters the reward,
+    the advantage or the gradient). TRL logs it per step as ``rewards/<__name__>/mean``; an
+    experiment uses it to watch, e.g., the IoU of the sampled boxes with targets that training
+    never sees.
 
     With ``init_adapter`` or a ``shared_base`` verifier the policy is wrapped into a
     ``peft.PeftModel`` here (:func:`georeason.training.shared_verifier.wrap_policy`) and handed
@@ -218,6 +212,8 @@ def build_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -
     unknown = sorted(set(kwargs) - grpo_fields)
     if unknown:
         raise UserInputError(f"unknown grpo option(s) {unknown} (not fields of trl.GRPOConfig)")
+    if monitors:
+        kwargs["reward_weights"] = [*kwargs["reward_weights"], *([0.0] * len(monitors))]
     try:
         args = GRPOConfig(**kwargs)  # before loading the model: DeepSpeed ZeRO-3 needs it first
     except (ValueError, TypeError) as exc:
@@ -251,6 +247,7 @@ def build_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -
         verifier = build_verifier(config, model_path, policy=model if shared else None)
     out = Path(config.output_dir)
     rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
+    rewards += [make(frame) for make in monitors]
     dataset = build_dataset(
         config.data,
         frame.frame,
@@ -287,10 +284,15 @@ def merge_adapter(base_model: str, adapter_dir: str | Path, out_dir: str | Path)
     return out
 
 
-def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    callbacks: list[Any] | None = None,
+    monitors: Sequence[Callable[[FrameSpec], Any]] = (),
+) -> TrainResult:
     """Train (or resume) a run; save the final adapter into ``output_dir``.
 
     ``callbacks``: extra ``transformers.TrainerCallback`` objects passed to the trainer.
+    ``monitors``: logged-only reward functions (weight 0), see :func:`build_trainer`.
 
     A rerun on a folder that holds ``checkpoint-N`` resumes from the newest one (optimizer,
     scheduler, RNG and data position included: the same data order).
@@ -304,7 +306,7 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
 
     out = Path(config.output_dir)
     resume = last_checkpoint(out)
-    trainer = build_trainer(config, callbacks)
+    trainer = build_trainer(config, callbacks, monitors)
     if trainer.is_world_process_zero():
         out.mkdir(parents=True, exist_ok=True)
         (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))

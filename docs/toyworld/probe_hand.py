@@ -1,0 +1,57 @@
+"""Hand/Eye probe of the redesigned toy (2026-12-01; not part of ``georeason-toyworld run``).
+
+Pretrains a fresh toy policy (:class:`~georeason_toyworld.pretrain.ToyModelSize` defaults,
+seed 0) with the real :func:`georeason_toyworld.pretrain.pretrain` on NREC pretrain scenes of
+seed 0, then measures, on 100 eval scenes of seed 0 each, the Hand (greedy) on plain expressions
+and on implicit queries (train wordings), and the Eye's selection accuracy on implicit queries
+(train wordings). One CPU thread. Example (numbers in ``README.md``)::
+
+    OMP_NUM_THREADS=1 python docs/toyworld/probe_hand.py --name G1 --layout grid --size 128
+
+Writes the model and its ``log.jsonl`` to ``/tmp/probe_hand_<name>``; prints a JSON line.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from georeason_toyworld.evaluate import eye_metrics, hand_metrics
+from georeason_toyworld.pretrain import PretrainConfig, ToyModelSize, make_toy_model, pretrain
+from georeason_toyworld.splits import build_split
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--name", required=True)
+ap.add_argument("--steps", type=int, default=600)
+ap.add_argument("--lr", type=float, default=1e-3)
+ap.add_argument("--hand", type=int, default=32)
+ap.add_argument("--eye", type=int, default=16)
+ap.add_argument("--cap", type=int, default=8)
+ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
+ap.add_argument("--nrec", type=int, default=2000)
+ap.add_argument("--size", type=int, default=128)
+ap.add_argument("--layout", default="grid", choices=["grid", "free"])
+ap.add_argument("--neval", type=int, default=100)
+a = ap.parse_args()
+torch.set_num_threads(1)
+t0 = time.time()
+kw = {"size_px": a.size, "layout": a.layout}
+pre = build_split("pretrain", a.nrec, 0, **kw)
+plain = build_split("eval", a.neval, 0, kind="plain", wordings="train", **kw)
+implicit = build_split("eval", a.neval, 0, kind="implicit", wordings="train", **kw)
+d = f"/tmp/probe_hand_{a.name}"
+make_toy_model(d, ToyModelSize(), seed=0)
+cfg = PretrainConfig(
+    steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
+)
+if a.ground:
+    cfg.ground_batch = a.ground
+r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
+out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
+for name, recs in (("plain", plain), ("implicit_train", implicit)):
+    m = hand_metrics(d, recs)
+    out[name] = {k: m[k] for k in ("acc50", "miou", "think_hit_rate", "box_area_ratio")}
+out["eye_implicit_train"] = eye_metrics(d, implicit)
+out["wall_s"] = round(time.time() - t0)
+print(json.dumps(out))
