@@ -79,7 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--quick", action="store_true", help="a few samples and steps per stage (wiring check)"
     )
-    r.add_argument("--no-ablations", action="store_true", help="skip the two ablation runs")
     r.add_argument("--grpo-steps", type=int, help="override the GRPO steps of every run")
     r.add_argument("--pretrain-steps", type=int, help="override the policy's SFT steps")
     r.add_argument("--no-reuse", action="store_true", help="rerun seeds that have results")
@@ -137,8 +136,6 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
         raise UserInputError(f"seeds must be non-negative, got {seeds}")
     torch.set_num_threads(1)  # ours: the experiment is sized for 2 shared CPU cores
     settings = dataclasses.replace(QUICK) if args.quick else ExperimentSettings()
-    if args.no_ablations:
-        settings.ablations = False
     if args.grpo_steps is not None:
         settings.grpo_steps = args.grpo_steps
     if args.pretrain_steps is not None:
@@ -148,10 +145,8 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
             raise UserInputError(f"--workers must be at least 1, got {args.workers}")
         settings.workers = args.workers
     agg = run_experiment(args.out, seeds, settings, reuse=not args.no_reuse)
-    for es, t in agg["targets"].items():
-        for key, v in t.items():
-            if "gain_mean" in v:
-                print(f"{es}: {key} Acc@0.5 gain {v['gain_mean'] * 100:+.1f} points")
+    for t in agg["thresholds"].values():
+        print(f"{'met    ' if t['met'] else 'NOT met'}  {t['description']}: mean {t['mean']:+.2f}")
     print(f"wrote {args.out}/report.md and {args.out}/results.json")
     return 0
 

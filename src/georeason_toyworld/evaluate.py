@@ -48,9 +48,10 @@ def hand_metrics(
         adapter: LoRA adapter folder on top of ``model_dir`` (a GRPO run), or None.
 
     Returns:
-        ``{"acc50", "miou", "format_rate", "box_area_ratio", "think_hit_rate", "n"}``; rates
-        in ``[0, 1]``; ``box_area_ratio`` = mean area of the first box / image area over parsed
-        answers; ``think_hit_rate`` = share of answers whose reasoning names the target's
+        ``{"acc50", "miou", "format_rate", "box_area_ratio", "target_area_ratio",
+        "think_hit_rate", "n"}``; rates in ``[0, 1]``; ``box_area_ratio`` = mean area of the
+        first box / image area over parsed answers (``target_area_ratio``: the same for the
+        target boxes); ``think_hit_rate`` = share of answers whose reasoning names the target's
         category (:func:`georeason_toyworld.pretrain.think_text`).
     """
     from georeason.models.policy import Policy
@@ -68,12 +69,16 @@ def hand_metrics(
         max_new_tokens=MAX_NEW_TOKENS,
         batch_size=batch_size,
     )
-    ious, areas, hits, fmt = [], [], [], []
+    ious, areas, hits, fmt, target_areas = [], [], [], [], []
     for rec, loc in zip(records, locs, strict=True):
         ious.append(
             box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
         )
         fmt.append(bool(loc.parse.format_ok))
+        t = rec["boxes_xyxy_px"][0]
+        target_areas.append(
+            float((t[2] - t[0]) * (t[3] - t[1])) / float(loc.original_hw[0] * loc.original_hw[1])
+        )
         hits.append(think_text(rec["target_category"]) in loc.text.split("</think>")[0])
         if len(loc.boxes_xyxy_px):
             b = loc.boxes_xyxy_px[0]
@@ -85,6 +90,7 @@ def hand_metrics(
         "miou": float(np.mean(ious_arr)) if len(ious) else 0.0,
         "format_rate": float(np.mean(fmt)) if fmt else 0.0,
         "box_area_ratio": float(np.mean(areas)) if areas else float("nan"),
+        "target_area_ratio": float(np.mean(target_areas)) if target_areas else float("nan"),
         "think_hit_rate": float(np.mean(hits)) if hits else 0.0,
         "n": len(records),
         "examples": [loc.text for loc in locs[:3]],

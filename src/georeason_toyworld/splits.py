@@ -108,6 +108,7 @@ def build_split(
     same_category_distractors: bool = False,
     layout: str = "free",
     grid_cells: int = 4,
+    with_boxes: bool = False,
 ) -> list[dict[str, Any]]:
     """Build ``n`` records of split ``name``: one scene and one query per record.
 
@@ -121,6 +122,9 @@ def build_split(
         layout, grid_cells: the scene layout (``"free"`` or ``"grid"``, see
             :func:`georeason_toyworld.scenes.generate_scene`); stored in every record as
             ``layout`` / ``grid_cells`` so that a scene can be regenerated from its seed.
+        with_boxes: ``rl`` only: keep ``boxes_xyxy_px`` and ``target_category`` (the same
+            records with their answers, for the supervised ceiling and for diagnostics that
+            training never reads). False for the RemoteZero data.
 
     Returns:
         Records with ``id`` (``"{name}-s{seed}-{i:06d}"``), ``split``, ``image`` (RGB
@@ -171,6 +175,9 @@ def build_split(
             "grid_cells": grid_cells,
         }
         if name == "rl":
+            if with_boxes:
+                rec["boxes_xyxy_px"] = [sample["target_box_xyxy_px"]]
+                rec["target_category"] = category
             records.append(rec)
             continue
         rec.update(

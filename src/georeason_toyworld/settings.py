@@ -1,0 +1,93 @@
+"""Settings of one toy-world run (every value ours unless a paper is named)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from georeason_toyworld.pretrain import ToyModelSize
+
+
+@dataclass
+class ExperimentSettings:
+    """Sizes, budgets and every GRPO setting of one run (defaults: the full setting).
+
+    Attributes:
+        n_pretrain, n_rl, n_eval: scenes per split (one query each); ``n_eval`` >= 100 for
+            the report's numbers.
+        scene_px: side of the square scenes in pixels (128: a 4 x 4 grid of 32 px visual
+            tokens for the toy Qwen3-VL).
+        layout, grid_cells: scene layout (``"grid"``: one object per cell, see
+            :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
+        pretrain_steps, ground_batch: SFT steps of the policy and think-grounding examples per
+            step (:class:`georeason_toyworld.pretrain.PretrainConfig`).
+        policy_size: width/depth of the policy.
+        teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
+        grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).
+        num_generations: rollouts per prompt (RemoteZero: 4; ours 8: more exploration per
+            prompt for a tiny policy).
+        prompts_per_step: prompts per GRPO step (batch = prompts x generations).
+        temperature: rollout temperature (both papers: 0.9).
+        grpo_lr: LoRA learning rate (the papers' 1e-6 is for 7-8B models).
+        lr_scheduler: learning-rate schedule of GRPO (``"constant"``).
+        beta: KL coefficient to the reference (pretrained) policy (TRL 1.16's default 0.0 would
+            not compute KL at all).
+        loss_type: TRL loss aggregation (``"grpo"``: per-sequence mean, as in DeepSeekMath's
+            GRPO; TRL 1.16 defaults to ``"dapo"``).
+        scale_rewards: TRL advantage scaling (``"group"``: divide by the group's std, GRPO).
+        epsilon: PPO clip range (TRL default 0.2, set explicitly).
+        lora_r, lora_alpha: LoRA rank and alpha (LoRA on every linear layer; no full FT).
+        area_penalty_weight, area_threshold, margin_ratio: the verification reward's lambda,
+            tau and context margin (project defaults 1.0 / 0.3 / 0.15).
+        bestofn_samples: N of the test-time Generate-Crop-Verify rung.
+        workers: processes that run independent stages at the same time (2, one per core of
+            the target machine; each uses one thread). 1 runs everything in this process.
+    """
+
+    n_pretrain: int = 2000
+    n_rl: int = 256
+    n_eval: int = 100
+    scene_px: int = 128
+    layout: str = "grid"
+    grid_cells: int = 4
+    pretrain_steps: int = 600
+    ground_batch: int = 16
+    policy_size: ToyModelSize = field(default_factory=ToyModelSize)
+    teacher_size: ToyModelSize = field(
+        default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)
+    )
+    teacher_steps: int = 500
+    grpo_steps: int = 100
+    num_generations: int = 8
+    prompts_per_step: int = 4
+    temperature: float = 0.9
+    grpo_lr: float = 3e-4
+    lr_scheduler: str = "constant"
+    beta: float = 0.01
+    loss_type: str = "grpo"
+    scale_rewards: str = "group"
+    epsilon: float = 0.2
+    lora_r: int = 16
+    lora_alpha: int = 32
+    area_penalty_weight: float = 1.0
+    area_threshold: float = 0.3
+    margin_ratio: float = 0.15
+    bestofn_samples: int = 8
+    workers: int = 2
+
+
+#: The ``--quick`` variant: every stage runs, on a few samples and steps (checks wiring only).
+QUICK = ExperimentSettings(
+    n_pretrain=64,
+    n_rl=8,
+    n_eval=8,
+    pretrain_steps=6,
+    ground_batch=2,
+    teacher_steps=4,
+    grpo_steps=2,
+    num_generations=4,
+    prompts_per_step=1,
+    bestofn_samples=2,
+    teacher_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
+    policy_size=ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1),
+    workers=1,  # spawning worker processes would cost more than the quick stages themselves
+)

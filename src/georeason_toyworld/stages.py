@@ -1,0 +1,256 @@
+"""Stages of one toy-world seed: data, pretraining, measurements before RL, best-of-N, summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from georeason_toyworld.pretrain import PretrainConfig, make_toy_model, pretrain
+
+#: Evaluation query sets: name -> (kind, wordings) of ``build_split("eval", ...)``.
+EVAL_SETS: dict[str, tuple[str, str]] = {
+    "implicit_heldout": ("implicit", "heldout"),
+    "implicit_train_wordings": ("implicit", "train"),
+    "plain": ("plain", "train"),
+}
+
+
+def _split_kwargs(s: Any) -> dict[str, Any]:
+    return {"size_px": s.scene_px, "layout": s.layout, "grid_cells": s.grid_cells}
+
+
+def build_data(out: Path, seed: int, s: Any) -> dict[str, Any]:
+    """Write the GRPO data and build the eval sets.
+
+    Returns:
+        ``{"rl": JSONL of implicit queries without any box (RemoteZero's data),
+        "rl_boxes": the same records with their boxes (ceiling), "plain_rl_boxes": plain
+        expressions on the same scenes with boxes (rung 1), "evals": {name: records},
+        "monitor_boxes": {record id: boxes}}`` (boxes xyxy, original pixels). The monitor
+        boxes reach only the logged-only monitors, never a reward.
+    """
+    from georeason_toyworld.splits import build_split, write_split
+
+    kw = _split_kwargs(s)
+    rl = build_split("rl", s.n_rl, seed, **kw)
+    rl_boxes = build_split("rl", s.n_rl, seed, with_boxes=True, **kw)
+    plain = build_split("rl", s.n_rl, seed, kind="plain", with_boxes=True, **kw)
+    return {
+        "rl": write_split(rl, out / "data" / "rl", overwrite=True),
+        "rl_boxes": write_split(rl_boxes, out / "data" / "rl_boxes", overwrite=True),
+        "plain_rl_boxes": write_split(plain, out / "data" / "plain_rl_boxes", overwrite=True),
+        "evals": {
+            name: build_split("eval", s.n_eval, seed, kind=kind, wordings=w, **kw)
+            for name, (kind, w) in EVAL_SETS.items()
+        },
+        "monitor_boxes": {r["id"]: r["boxes_xyxy_px"] for r in rl_boxes},
+    }
+
+
+def _pretrained_model(
+    model_dir: Path,
+    size: Any,
+    model_seed: int,
+    split: dict[str, Any],
+    config: PretrainConfig,
+    log_path: Path,
+) -> dict[str, Any]:
+    """One job of :func:`georeason_toyworld.grpo.run_jobs`: build the pretrain split in the
+    worker (not pickled), write a random toy model, pretrain it in place."""
+    from georeason_toyworld.splits import build_split
+
+    records = build_split("pretrain", **split)
+    make_toy_model(model_dir, size, seed=model_seed)
+    label = f"pretrain {Path(model_dir).name} (seed {split['seed']})"
+    return pretrain(model_dir, records, config, log_path=log_path, progress=label)
+
+
+def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
+    """Pretrain the policy and the larger Eye-only verifier (side by side with 2 workers), or
+    reuse them when ``out/pretrain.json`` was made with the same pretraining settings.
+
+    Returns:
+        ``{"policy", "teacher"}`` (each ``{"steps", "wall_s", "final_loss", "config"}``),
+        ``"stage_wall_s"`` (of the run that trained them) and ``"reused"``.
+    """
+    from georeason_toyworld.grpo import run_jobs
+
+    policy_cfg = PretrainConfig(steps=s.pretrain_steps, ground_batch=s.ground_batch, seed=seed)
+    # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
+    teacher_cfg = PretrainConfig(
+        steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
+    )
+    split = {"n": s.n_pretrain, "seed": seed, **_split_kwargs(s)}
+    key = json.loads(
+        json.dumps(
+            {
+                "split": split,
+                "policy_size": dataclasses.asdict(s.policy_size),
+                "teacher_size": dataclasses.asdict(s.teacher_size),
+                "policy_config": dataclasses.asdict(policy_cfg),
+                "teacher_config": dataclasses.asdict(teacher_cfg),
+            }
+        )
+    )
+    path, models = out / "pretrain.json", out / "models"
+    if path.is_file():
+        done = json.loads(path.read_text(encoding="utf-8"))
+        weights = [models / n / "model.safetensors" for n in ("policy", "teacher")]
+        if done.get("key") == key and all(w.is_file() for w in weights):
+            log(f"[seed {seed}] reusing the pretrained models in {models}")
+            return {**done, "reused": True}
+    log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
+    for name in ("pretrain_policy_log.jsonl", "pretrain_teacher_log.jsonl"):
+        (out / name).unlink(missing_ok=True)  # the loss logs are appended to
+    import time
+
+    t0 = time.perf_counter()
+    jobs = [
+        (
+            _pretrained_model,
+            (
+                models / "policy",
+                s.policy_size,
+                seed,
+                split,
+                policy_cfg,
+                out / "pretrain_policy_log.jsonl",
+            ),
+        ),
+        (
+            _pretrained_model,
+            (
+                models / "teacher",
+                s.teacher_size,
+                seed + 1000,
+                split,
+                teacher_cfg,
+                out / "pretrain_teacher_log.jsonl",
+            ),
+        ),
+    ]
+    pre_policy, pre_teacher = run_jobs(jobs, s.workers)
+    done = {
+        "key": key,
+        "policy": {**pre_policy, "config": dataclasses.asdict(policy_cfg)},
+        "teacher": {**pre_teacher, "config": dataclasses.asdict(teacher_cfg)},
+        "stage_wall_s": time.perf_counter() - t0,
+        "workers": s.workers,
+    }
+    path.write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
+    return {**done, "reused": False}
+
+
+def baseline_metrics(out: Path, evals: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The pretrained policy's Hand on every eval set; its Eye and the larger verifier's Eye on
+    the implicit sets (:mod:`georeason_toyworld.evaluate`)."""
+    from georeason_toyworld.evaluate import eye_metrics, hand_metrics
+
+    policy, teacher = out / "models" / "policy", out / "models" / "teacher"
+    eye_sets = ("implicit_heldout", "implicit_train_wordings")
+    return {
+        "hand": {k: hand_metrics(policy, v) for k, v in evals.items()},
+        "eye_policy": {k: eye_metrics(policy, evals[k]) for k in eye_sets},
+        "eye_teacher": {k: eye_metrics(teacher, evals[k]) for k in eye_sets},
+    }
+
+
+def bestofn_metrics(
+    policy_dir: Path, evals: dict[str, list[dict[str, Any]]], s: Any, seed: int
+) -> dict[str, Any]:
+    """Rung 2: test-time Generate-Crop-Verify on implicit queries (train wordings, new scenes).
+
+    N answers per query at ``s.temperature`` (:func:`georeason.bestofn.best_of_n`, the policy's
+    own model as the Eye); Acc@0.5 of greedy decoding, of the Eye-picked sample and of the
+    oracle-picked sample (highest true IoU among the N: what the samples contain at all).
+    """
+    import torch
+
+    from georeason.bestofn import best_of_n
+    from georeason.eval.metrics import box_sample_iou
+    from georeason.models.policy import Policy
+    from georeason.models.verifier import LocalVerifier
+    from georeason_toyworld.evaluate import MAX_NEW_TOKENS
+    from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE
+
+    recs = evals["implicit_train_wordings"]
+    policy = Policy.from_pretrained(
+        policy_dir, max_pixels=TOY_MAX_PIXELS, device="cpu", prompt_template=TOY_POLICY_TEMPLATE
+    )
+    eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
+    torch.manual_seed(seed)
+    images, queries = [r["image"] for r in recs], [r["query"] for r in recs]
+    greedy = policy.locate(images, queries, max_new_tokens=MAX_NEW_TOKENS, batch_size=32)
+    picked = best_of_n(
+        policy,
+        eye,
+        images,
+        queries,
+        n=s.bestofn_samples,
+        temperature=s.temperature,
+        margin_ratio=s.margin_ratio,
+        area_penalty_weight=s.area_penalty_weight,
+        area_threshold=s.area_threshold,
+        max_new_tokens=MAX_NEW_TOKENS,
+        batch_size=64,
+    )
+
+    def iou(loc, rec) -> float:
+        return box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
+
+    g = np.asarray([iou(loc, r) for loc, r in zip(greedy, recs, strict=True)])
+    e = np.asarray([iou(b.best, r) for b, r in zip(picked, recs, strict=True)])
+    all_ious = np.asarray(
+        [[iou(c, r) for c in b.candidates] for b, r in zip(picked, recs, strict=True)]
+    )
+    return {
+        "n_samples": s.bestofn_samples,
+        "temperature": s.temperature,
+        "greedy_acc50": float(np.mean(g >= 0.5)),
+        "eye_acc50": float(np.mean(e >= 0.5)),
+        "oracle_acc50": float(np.mean(all_ious.max(1) >= 0.5)),
+        "sample_acc50": float(np.mean(all_ious >= 0.5)),
+        "sample_mean_iou": float(all_ious.mean()),
+        "n": len(recs),
+    }
+
+
+def summary_of(results: dict[str, Any]) -> dict[str, float]:
+    """The ``summary`` of the results contract: Acc@0.5 etc. in percent, ``wall_s`` in s."""
+    base, runs, bon = results["baseline"], results["runs"], results["bestofn"]
+
+    def acc(hand: dict[str, Any], key: str) -> float:
+        return round(100.0 * hand[key]["acc50"], 2)
+
+    return {
+        "plain_acc50_pretrained": acc(base["hand"], "plain"),
+        "implicit_acc50_pretrained": acc(base["hand"], "implicit_train_wordings"),
+        "implicit_heldout_acc50_pretrained": acc(base["hand"], "implicit_heldout"),
+        "eye_select_implicit": round(
+            100.0 * base["eye_policy"]["implicit_train_wordings"]["select_acc"], 2
+        ),
+        "sanity_plain_acc50_after_iou_grpo": acc(runs["sanity_iou_plain"]["hand"], "plain"),
+        "greedy_implicit_acc50": round(100.0 * bon["greedy_acc50"], 2),
+        "bestofn_eye_implicit_acc50": round(100.0 * bon["eye_acc50"], 2),
+        "bestofn_oracle_implicit_acc50": round(100.0 * bon["oracle_acc50"], 2),
+        "remotezero_implicit_acc50": acc(
+            runs["remotezero_distill"]["hand"], "implicit_train_wordings"
+        ),
+        "remotezero_implicit_heldout_acc50": acc(
+            runs["remotezero_distill"]["hand"], "implicit_heldout"
+        ),
+        "ceiling_implicit_acc50": acc(
+            runs["remotereasoner_ceiling"]["hand"], "implicit_train_wordings"
+        ),
+        "selfevo_r1_implicit_acc50": acc(
+            runs["remotezero_selfevo_r1"]["hand"], "implicit_train_wordings"
+        ),
+        "selfevo_r2_implicit_acc50": acc(
+            runs["remotezero_selfevo_r2"]["hand"], "implicit_train_wordings"
+        ),
+        "wall_s": round(float(results["wall_s"]["total"]), 1),
+    }
