@@ -10,7 +10,6 @@ import pytest
 
 from georeason_toyworld import build_split
 from georeason_toyworld import cli as tw_cli
-from georeason_toyworld.experiment import rl_oracle_records
 from georeason_toyworld.pretrain import (
     canonical_noun,
     caption_examples,
@@ -19,33 +18,63 @@ from georeason_toyworld.pretrain import (
     think_text,
 )
 from georeason_toyworld.report import aggregate, last_run, mean_std
+from georeason_toyworld.splits import ANNOTATION_KEYS
+
+RUNS = {
+    "sanity_iou_plain",
+    "remotezero_distill",
+    "remotereasoner_ceiling",
+    "remotezero_selfevo_r1",
+    "remotezero_selfevo_r2",
+}
+SUMMARY_KEYS = {
+    "plain_acc50_pretrained",
+    "implicit_acc50_pretrained",
+    "implicit_heldout_acc50_pretrained",
+    "eye_select_implicit",
+    "sanity_plain_acc50_after_iou_grpo",
+    "greedy_implicit_acc50",
+    "bestofn_eye_implicit_acc50",
+    "bestofn_oracle_implicit_acc50",
+    "remotezero_implicit_acc50",
+    "remotezero_implicit_heldout_acc50",
+    "ceiling_implicit_acc50",
+    "selfevo_r1_implicit_acc50",
+    "selfevo_r2_implicit_acc50",
+    "wall_s",
+}
 
 
+@pytest.mark.slow
 def test_quick_run_writes_report_and_results(tmp_path, capsys):
     out = tmp_path / "run"
     assert tw_cli.main(["run", "--out", str(out), "--quick", "--seed", "3"]) == 0
     res = json.loads((out / "results.json").read_text())
+    assert set(res["summary"]) == SUMMARY_KEYS
     seed = res["per_seed"][0]
-    assert seed["seed"] == 3
-    assert set(seed["runs"]) == {
-        "remotezero_distill",
-        "remotezero_selfevo_r1",
-        "remotezero_selfevo_r2",
-        "remotereasoner_ceiling",
-        "ablation_no_area_penalty",
-        "ablation_strict_crop",
-    }
-    assert seed["runs"]["remotezero_selfevo_r1"]["verifier"]["kind"] == "initial_policy"
-    assert seed["runs"]["remotezero_distill"]["verifier"]["kind"] == "local"
-    assert seed["runs"]["ablation_strict_crop"]["verifier"]["margin_ratio"] == 0.0
-    assert seed["runs"]["ablation_no_area_penalty"]["verifier"]["area_penalty_weight"] == 0.0
-    assert all(r["steps"] == 2 for r in seed["runs"].values())
-    # the RL data the RemoteZero runs read carries no box
-    rl_lines = (out / "seed3" / "data" / "rl" / "queries.jsonl").read_text().splitlines()
-    assert rl_lines and all("gt_boxes" not in json.loads(x) for x in rl_lines)
+    assert seed["seed"] == 3 and set(seed["summary"]) == SUMMARY_KEYS
+    runs = seed["runs"]
+    assert set(runs) == RUNS
+    assert runs["remotezero_selfevo_r1"]["verifier"]["kind"] == "initial_policy"
+    assert runs["remotezero_distill"]["verifier"]["kind"] == "local"
+    assert runs["sanity_iou_plain"]["mode"] == "remotereasoner"
+    assert all(r["steps"] == 2 for r in runs.values())
+    # every GRPO setting TRL would default is explicit and recorded
+    for r in runs.values():
+        for key in ("beta", "loss_type", "scale_rewards", "epsilon", "lr_scheduler_type"):
+            assert key in r["grpo"]
+        assert r["lora"]["r"] == 16
+        for key in ("reward_std", "frac_tied_groups", "kl", "clip_ratio", "sampled_box_iou"):
+            assert len(r["curves"][key]) == 2
+    # the RL data the RemoteZero runs read carries no box and no target identity
+    rl = [json.loads(x) for x in (out / "seed3/data/rl/queries.jsonl").read_text().splitlines()]
+    assert rl and all(not set(ANNOTATION_KEYS) & set(x) for x in rl)
+    boxed = (out / "seed3/data/rl_boxes/queries.jsonl").read_text().splitlines()
+    assert all(json.loads(x)["gt_boxes"] for x in boxed)
     report = (out / "report.md").read_text()
-    assert "## Targets (as measured)" in report and "## Eye vs Hand before RL" in report
-    for png in ("reward_curves.png", "box_area_trend.png", "pretrain_loss.png"):
+    assert "## The ladder" in report and "## Thresholds" in report
+    assert "## GRPO diagnostics" in report
+    for png in ("grpo_diagnostics.png", "pretrain_loss.png"):
         assert (out / png).stat().st_size > 0
     # a second call reuses the finished seed (no retraining) and rewrites the report
     capsys.readouterr()
@@ -55,20 +84,82 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     policy_weights = out / "seed3" / "models" / "policy" / "model.safetensors"
     before = policy_weights.read_bytes()
     argv = ["run", "--out", str(out), "--quick", "--seed", "3", "--grpo-steps", "1"]
-    assert tw_cli.main([*argv, "--no-ablations"]) == 0
+    assert tw_cli.main(argv) == 0
     assert "[seed 3] reusing the pretrained models" in capsys.readouterr().out
     again = json.loads((out / "results.json").read_text())["per_seed"][0]
     assert all(r["steps"] == 1 for r in again["runs"].values())
     assert policy_weights.read_bytes() == before
 
 
-def test_rl_oracle_reproduces_rl_queries_with_boxes():
-    rl = build_split("rl", 5, 2)
-    oracle = rl_oracle_records(5, 2)
-    assert [r["query"] for r in oracle] == [r["query"] for r in rl]
-    assert [r["id"] for r in oracle] == [r["id"] for r in rl]
-    assert np.array_equal(np.asarray(oracle[0]["image"]), np.asarray(rl[0]["image"]))
-    assert all(len(r["boxes_xyxy_px"]) == 1 for r in oracle)
+def test_rl_records_with_boxes_are_the_rl_records_plus_their_answers():
+    kw = {"size_px": 128, "layout": "grid"}
+    rl = build_split("rl", 5, 2, **kw)
+    boxed = build_split("rl", 5, 2, with_boxes=True, **kw)
+    assert [r["query"] for r in boxed] == [r["query"] for r in rl]
+    assert [r["id"] for r in boxed] == [r["id"] for r in rl]
+    assert np.array_equal(np.asarray(boxed[0]["image"]), np.asarray(rl[0]["image"]))
+    assert all(len(r["boxes_xyxy_px"]) == 1 for r in boxed)
+    assert all(not set(ANNOTATION_KEYS) & set(r) for r in rl)
+    # the plain-expression variant of the same scenes has the same targets
+    plain = build_split("rl", 5, 2, kind="plain", with_boxes=True, **kw)
+    assert [r["boxes_xyxy_px"] for r in plain] == [r["boxes_xyxy_px"] for r in boxed]
+
+
+class _Exploding(list):
+    """A column that fails the test if a reward reads it."""
+
+    def _boom(self, *args):
+        raise AssertionError("the reward read a box column")
+
+    __iter__ = __getitem__ = __len__ = _boom
+
+
+def test_remotezero_reward_never_reads_a_box():
+    from PIL import Image
+
+    from georeason.rewards import FrameSpec, format_reward, make_verification_reward
+
+    class Const:
+        def score(self, crops, queries):
+            return [0.75] * len(crops)
+
+    reward = make_verification_reward(Const(), frame=FrameSpec("norm1000"))
+    img = Image.new("RGB", (128, 128))
+    comps = ["<think>a</think><answer>[[0,0,250,250]]</answer>", "junk"]
+    kwargs = {
+        "image": [img, img],
+        "query": ["q", "q"],
+        "boxes_xyxy_px": _Exploding(),
+        "gt_boxes": _Exploding(),
+        "target_box_xyxy_px": _Exploding(),
+    }
+    assert reward(prompts=None, completions=comps, **kwargs) == [0.75, 0.0]
+    assert format_reward(completions=comps, **kwargs) == [1.0, 0.0]
+
+
+def test_sampled_box_monitor_reads_its_own_targets():
+    from PIL import Image
+
+    from georeason.rewards import FrameSpec
+    from georeason_toyworld.grpo import SampledBoxMonitor
+
+    boxes = {"a": [[0.0, 0.0, 32.0, 32.0]]}
+    img = Image.new("RGB", (128, 128))
+    comps = [
+        "<answer>[[0,0,250,250]]</answer>",  # exact: IoU 1
+        "<answer>[[0,0,250,125]]</answer>",  # half: IoU 0.5
+        "<answer>[[500,500,750,750]]</answer>",  # elsewhere
+        "nothing",
+    ]
+    kw = {"id": ["a"] * 4, "image": [img] * 4}
+    iou = SampledBoxMonitor(boxes, "iou", FrameSpec("norm1000", factor=32))
+    acc = SampledBoxMonitor(boxes, "acc50", FrameSpec("norm1000", factor=32))
+    assert iou.__name__ == "sampled_box_iou" and acc.__name__ == "sampled_box_acc50"
+    assert iou(completions=comps, **kw) == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    assert acc(completions=comps, **kw) == [1.0, 1.0, 0.0, 0.0]
+    assert iou(completions=comps[:1], id=["unknown"], image=[img]) == [None]
+    with pytest.raises(ValueError):
+        SampledBoxMonitor(boxes, "giou", FrameSpec("norm1000"))
 
 
 def test_hand_target_is_a_parsable_one_box_answer():
@@ -100,55 +191,80 @@ def test_caption_examples_name_the_cropped_object():
     assert all(crop.size[0] >= 2 and crop.size[1] >= 2 for crop, _ in examples)
 
 
-def test_mean_std_and_target_checks():
+def test_mean_std_and_threshold_checks():
     assert mean_std([0.2, 0.4]) == pytest.approx((0.3, 0.1414213562))
     assert mean_std([0.5]) == (0.5, 0.0)
 
-    def seed(base, r1, r2):
-        hand = {
-            es: {
-                "acc50": v,
-                "miou": v,
-                "box_area_ratio": 0.1,
-                "format_rate": 1.0,
-                "think_hit_rate": 0.0,
-            }
-            for es, v in (("implicit_heldout", 0), ("implicit_train_wordings", 0), ("plain", 0))
+    def seed(n, plain, implicit, rz, r1, r2, area=0.1):
+        summary = {
+            "plain_acc50_pretrained": plain,
+            "implicit_acc50_pretrained": implicit,
+            "implicit_heldout_acc50_pretrained": implicit,
+            "eye_select_implicit": 85.0,
+            "sanity_plain_acc50_after_iou_grpo": plain + 4,
+            "greedy_implicit_acc50": implicit,
+            "bestofn_eye_implicit_acc50": implicit + 10,
+            "bestofn_oracle_implicit_acc50": implicit + 30,
+            "remotezero_implicit_acc50": rz,
+            "remotezero_implicit_heldout_acc50": rz,
+            "ceiling_implicit_acc50": rz,
+            "selfevo_r1_implicit_acc50": r1,
+            "selfevo_r2_implicit_acc50": r2,
+            "wall_s": 10.0,
         }
+        hand = {"plain": {"box_area_ratio": area, "target_area_ratio": 0.1}}
+        return {"seed": n, "summary": summary, "runs": {"sanity_iou_plain": {"hand": hand}}}
 
-        def with_acc(v):
-            h = json.loads(json.dumps(hand))
-            h["implicit_heldout"]["acc50"] = v
-            return {"hand": h}
+    agg = aggregate([seed(0, 70.0, 20.0, 45.0, 40.0, 39.5), seed(1, 64.0, 22.0, 40.0, 38, 38)])
+    t = agg["thresholds"]
+    assert agg["summary"]["plain_acc50_pretrained"] == pytest.approx(67.0)
+    assert t["hand_plain"]["met"] and t["reasoning_gap"]["per_seed"] == [50.0, 42.0]
+    assert t["rung3_gain"]["per_seed"] == [25.0, 18.0] and not t["rung3_gain"]["met"]
+    assert t["rung5_r2_vs_r1"]["met"] and t["rung1_gain"]["met"] and t["rung2_gain"]["met"]
+    assert t["rung1_box_area"]["met"]
+    agg = aggregate([seed(0, 50.0, 40.0, 45.0, 40.0, 38.0, area=0.2)])
+    t = agg["thresholds"]
+    assert not t["hand_plain"]["met"] and not t["reasoning_gap"]["met"]
+    assert not t["rung5_r2_vs_r1"]["met"] and not t["rung1_box_area"]["met"]
+    assert t["rung1_box_area"]["per_seed"] == [pytest.approx(2.0)]
 
-        eye = {
-            es: {"select_acc": 0.5, "pair_acc": 0.5, "chance_select": 0.2}
-            for es in ("implicit_heldout", "implicit_train_wordings")
-        }
-        return {
-            "seed": 0,
-            "baseline": {"hand": with_acc(base)["hand"], "eye_policy": eye, "eye_teacher": eye},
-            "runs": {
-                "remotezero_distill": with_acc(r1),
-                "remotezero_selfevo_r1": with_acc(r1),
-                "remotezero_selfevo_r2": with_acc(r2),
-            },
-        }
 
-    agg = aggregate([seed(0.1, 0.35, 0.30), seed(0.1, 0.25, 0.30)])
-    t = agg["targets"]["implicit_heldout"]
-    assert t["remotezero_selfevo_r1"]["gain_mean"] == pytest.approx(0.2)
-    assert t["remotezero_selfevo_r1"]["met"]
-    assert t["r2_minus_r1"]["mean"] == pytest.approx(0.0) and t["r2_minus_r1"]["met"]
-    agg = aggregate([seed(0.1, 0.25, 0.20)])
-    assert not agg["targets"]["implicit_heldout"]["remotezero_selfevo_r1"]["met"]
-    assert not agg["targets"]["implicit_heldout"]["r2_minus_r1"]["met"]
+def test_grid_scenes_put_one_object_in_each_of_their_cells():
+    from georeason_toyworld.grid import FILL_RANGE, GRID_CATEGORIES
+    from georeason_toyworld.scenes import generate_scene
+
+    for seed in range(30):
+        scene = generate_scene(seed, 128, layout="grid", required=("boat",))
+        cells = []
+        for o in scene.objects:
+            x1, y1, x2, y2 = o.bbox_xyxy_px
+            c, r = int(x1 // 32), int(y1 // 32)
+            assert (x2 - 1) // 32 == c and (y2 - 1) // 32 == r  # inside one 32 px cell
+            assert max(x2 - x1, y2 - y1) >= FILL_RANGE[0] * 32
+            assert o.category in GRID_CATEGORIES
+            cells.append((r, c))
+        assert len(set(cells)) == len(cells) >= 2
+        assert "boat" in {o.category for o in scene.objects}
+    a = generate_scene(7, 128, layout="grid")
+    b = generate_scene(7, 128, layout="grid")
+    assert np.array_equal(a.image, b.image)
+    with pytest.raises(ValueError, match="grid layout"):
+        generate_scene(1, 128, layout="grid", required=("road",))
+    with pytest.raises(ValueError, match="layout"):
+        generate_scene(1, 128, layout="hex")
+
+
+def test_ground_query_names_no_category():
+    from georeason_toyworld.pretrain import GROUND_QUERY
+    from georeason_toyworld.queries import forbidden_words_pattern
+
+    assert not forbidden_words_pattern().search(GROUND_QUERY)
 
 
 def test_run_jobs_in_worker_processes_keeps_order_and_reraises():
     import math
 
-    from georeason_toyworld.experiment import _run_jobs
+    from georeason_toyworld.grpo import run_jobs as _run_jobs
 
     jobs = [(math.sqrt, (16.0,)), (math.pow, (2.0, 3.0)), (math.sqrt, (9.0,))]
     assert _run_jobs(jobs, workers=2) == [4.0, 8.0, 3.0]
