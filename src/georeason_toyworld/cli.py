@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="processes for independent stages (default 2; 1 = all in this process)",
     )
+    r.add_argument("--device", choices=("cpu", "cuda"), help="device of every stage (default cpu)")
+    r.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override ExperimentSettings fields, e.g. --set n_pretrain=8000 grpo_steps=400",
+    )
     r.set_defaults(func=run_experiment_cmd)
     return p
 
@@ -123,6 +132,35 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
+    """``KEY=VALUE`` overrides of :class:`~georeason_toyworld.settings.ExperimentSettings`
+    (values parsed as the field's type).
+
+    Raises:
+        georeason.errors.UserInputError: an unknown key, a missing ``=`` or an unparsable value.
+    """
+    import dataclasses
+
+    from georeason.errors import UserInputError
+
+    fields = {f.name: f for f in dataclasses.fields(settings)}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in fields:
+            raise UserInputError(
+                f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(fields)}"
+            )
+        current = getattr(settings, key)
+        if not isinstance(current, int | float | str) or isinstance(current, bool):
+            raise UserInputError(f"--set {key}: only number and text settings can be set")
+        try:
+            parsed = type(current)(value)
+        except ValueError:
+            raise UserInputError(f"--set {pair!r}: not a {type(current).__name__}") from None
+        settings = dataclasses.replace(settings, **{key: parsed})
+    return settings
+
+
 def run_experiment_cmd(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -144,6 +182,11 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
         if args.workers < 1:
             raise UserInputError(f"--workers must be at least 1, got {args.workers}")
         settings.workers = args.workers
+    if args.device is not None:
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise UserInputError("--device cuda: no CUDA device is visible to torch")
+        settings.device = args.device
+    settings = apply_overrides(settings, args.set)
     agg = run_experiment(args.out, seeds, settings, reuse=not args.no_reuse)
     for t in agg["thresholds"].values():
         print(f"{'met    ' if t['met'] else 'NOT met'}  {t['description']}: mean {t['mean']:+.2f}")

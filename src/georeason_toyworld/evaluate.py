@@ -38,6 +38,7 @@ def hand_metrics(
     records: Sequence[dict[str, Any]],
     adapter: str | Path | None = None,
     batch_size: int = 32,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Acc@0.5, mean IoU, format rate, box area and reasoning hit rate of a policy.
 
@@ -46,6 +47,7 @@ def hand_metrics(
         records: eval records (``image`` PIL RGB, ``query``, ``boxes_xyxy_px`` xyxy original
             pixels, ``target_category``).
         adapter: LoRA adapter folder on top of ``model_dir`` (a GRPO run), or None.
+        device: ``"cpu"`` or ``"cuda"``.
 
     Returns:
         ``{"acc50", "miou", "format_rate", "box_area_ratio", "target_area_ratio",
@@ -60,7 +62,7 @@ def hand_metrics(
         model_dir,
         adapter=adapter,
         max_pixels=TOY_MAX_PIXELS,
-        device="cpu",
+        device=device,
         prompt_template=TOY_POLICY_TEMPLATE,
     )
     locs = policy.locate(
@@ -126,6 +128,7 @@ def eye_metrics(
     model_dir: str | Path,
     records: Sequence[dict[str, Any]],
     adapter: str | Path | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """The Eye's accuracy on eval records (module docstring: ``select_acc``, ``pair_acc``).
 
@@ -137,7 +140,7 @@ def eye_metrics(
     from georeason.models.verifier import LocalVerifier
 
     verifier = LocalVerifier.from_pretrained(
-        model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, batch_size=64, device="cpu"
+        model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, batch_size=64, device=device
     )
     crops, queries, owner, is_target = [], [], [], []
     for i, rec in enumerate(records):

@@ -134,7 +134,7 @@ def run_seed(
     pre = pretrain_models(out, seed, s, log)
     walls["pretrain"] = pre["stage_wall_s"]
     t = time.perf_counter() if pre["reused"] else tick("pretrain", t)
-    baseline = baseline_metrics(out, data["evals"])
+    baseline = baseline_metrics(out, data["evals"], s.device)
     t = tick("baseline_eval", t)
     log(f"[seed {seed}] pretrained: {_acc_line(baseline['hand'])}")
     bestofn = bestofn_metrics(out / "models" / "policy", data["evals"], s, seed)

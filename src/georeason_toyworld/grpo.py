@@ -99,7 +99,7 @@ def grpo_config(
         },
         "merge_final": merge,
         "grpo": {
-            "use_cpu": True,
+            "use_cpu": s.device == "cpu",
             "num_generations": s.num_generations,
             "temperature": s.temperature,
             "top_p": 1.0,
@@ -169,8 +169,9 @@ def grpo_run(
     start = time.perf_counter()
     result = train(config_from_dict(raw), monitors=monitors)
     train_s = time.perf_counter() - start
+    device = "cpu" if raw["grpo"]["use_cpu"] else "cuda"
     hand = {
-        k: hand_metrics(base_model, recs, adapter=result.adapter_dir)
+        k: hand_metrics(base_model, recs, adapter=result.adapter_dir, device=device)
         for k, recs in eval_sets.items()
     }
     return {

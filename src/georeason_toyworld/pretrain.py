@@ -381,6 +381,7 @@ def pretrain(
     config: PretrainConfig,
     log_path: str | Path | None = None,
     progress: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Supervised pretraining of a toy model folder in place (module docstring: data, loss).
 
@@ -392,6 +393,7 @@ def pretrain(
         log_path: JSONL of ``{"step", "loss", "hand_loss", "eye_loss", "caption_loss", "lr",
             "wall_s"}`` every 10 steps.
         progress: label of a tqdm progress bar (stderr, updated at most every 5 s); None: no bar.
+        device: ``"cpu"`` or ``"cuda"`` (float32 either way).
 
     Returns:
         ``{"steps", "wall_s", "final_loss"}``.
@@ -416,7 +418,7 @@ def pretrain(
     rng = np.random.default_rng(config.seed)
     arch = read_arch(model_dir)
     frame = FRAME_BY_ARCH[arch]
-    lm = load_model_and_processor(model_dir, max_pixels=TOY_PIXEL_BUDGET[arch][1], device="cpu")
+    lm = load_model_and_processor(model_dir, max_pixels=TOY_PIXEL_BUDGET[arch][1], device=device)
     model, processor = lm.model.train(), lm.processor
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     warm = max(1, config.steps // 20)
@@ -479,19 +481,21 @@ def pretrain(
                 c_images.append(crop)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        eb = _encode(processor, e_prompts, e_answers, e_images)
+        eb = _encode(processor, e_prompts, e_answers, e_images).to(device)
         eye_loss = model(**eb).loss
         if h_prompts:
-            hand_loss = model(**_encode(processor, h_prompts, h_answers, h_images)).loss
+            hb = _encode(processor, h_prompts, h_answers, h_images).to(device)
+            hand_loss = model(**hb).loss
             loss = hand_loss + eye_loss
         else:  # an Eye-only model (the distillation verifier)
-            hand_loss = torch.zeros(())
+            hand_loss = torch.zeros((), device=eye_loss.device)
             loss = eye_loss
         if c_prompts:
-            caption_loss = model(**_encode(processor, c_prompts, c_answers, c_images)).loss
+            cb = _encode(processor, c_prompts, c_answers, c_images).to(device)
+            caption_loss = model(**cb).loss
             loss = loss + caption_loss
         else:
-            caption_loss = torch.zeros(())
+            caption_loss = torch.zeros((), device=eye_loss.device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -39,6 +39,7 @@ class ExperimentSettings:
         area_penalty_weight, area_threshold, margin_ratio: the verification reward's lambda,
             tau and context margin (project defaults 1.0 / 0.3 / 0.15).
         bestofn_samples: N of the test-time Generate-Crop-Verify rung.
+        device: ``"cpu"`` (default) or ``"cuda"`` for pretraining, GRPO and evaluation.
         workers: processes that run independent stages at the same time (2, one per core of
             the target machine; each uses one thread). 1 runs everything in this process.
     """
@@ -72,6 +73,7 @@ class ExperimentSettings:
     area_threshold: float = 0.3
     margin_ratio: float = 0.15
     bestofn_samples: int = 8
+    device: str = "cpu"
     workers: int = 2
 
 

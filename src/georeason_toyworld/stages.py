@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def _pretrained_model(
     split: dict[str, Any],
     config: PretrainConfig,
     log_path: Path,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """One job of :func:`georeason_toyworld.grpo.run_jobs`: build the pretrain split in the
     worker (not pickled), write a random toy model, pretrain it in place."""
@@ -66,7 +68,7 @@ def _pretrained_model(
     records = build_split("pretrain", **split)
     make_toy_model(model_dir, size, seed=model_seed)
     label = f"pretrain {Path(model_dir).name} (seed {split['seed']})"
-    return pretrain(model_dir, records, config, log_path=log_path, progress=label)
+    return pretrain(model_dir, records, config, log_path=log_path, progress=label, device=device)
 
 
 def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
@@ -106,8 +108,6 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
     for name in ("pretrain_policy_log.jsonl", "pretrain_teacher_log.jsonl"):
         (out / name).unlink(missing_ok=True)  # the loss logs are appended to
-    import time
-
     t0 = time.perf_counter()
     jobs = [
         (
@@ -119,6 +119,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
                 split,
                 policy_cfg,
                 out / "pretrain_policy_log.jsonl",
+                s.device,
             ),
         ),
         (
@@ -130,6 +131,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
                 split,
                 teacher_cfg,
                 out / "pretrain_teacher_log.jsonl",
+                s.device,
             ),
         ),
     ]
@@ -145,7 +147,9 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     return {**done, "reused": False}
 
 
-def baseline_metrics(out: Path, evals: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def baseline_metrics(
+    out: Path, evals: dict[str, list[dict[str, Any]]], device: str = "cpu"
+) -> dict[str, Any]:
     """The pretrained policy's Hand on every eval set; its Eye and the larger verifier's Eye on
     the implicit sets (:mod:`georeason_toyworld.evaluate`)."""
     from georeason_toyworld.evaluate import eye_metrics, hand_metrics
@@ -153,9 +157,9 @@ def baseline_metrics(out: Path, evals: dict[str, list[dict[str, Any]]]) -> dict[
     policy, teacher = out / "models" / "policy", out / "models" / "teacher"
     eye_sets = ("implicit_heldout", "implicit_train_wordings")
     return {
-        "hand": {k: hand_metrics(policy, v) for k, v in evals.items()},
-        "eye_policy": {k: eye_metrics(policy, evals[k]) for k in eye_sets},
-        "eye_teacher": {k: eye_metrics(teacher, evals[k]) for k in eye_sets},
+        "hand": {k: hand_metrics(policy, v, device=device) for k, v in evals.items()},
+        "eye_policy": {k: eye_metrics(policy, evals[k], device=device) for k in eye_sets},
+        "eye_teacher": {k: eye_metrics(teacher, evals[k], device=device) for k in eye_sets},
     }
 
 
@@ -179,7 +183,7 @@ def bestofn_metrics(
 
     recs = evals["implicit_train_wordings"]
     policy = Policy.from_pretrained(
-        policy_dir, max_pixels=TOY_MAX_PIXELS, device="cpu", prompt_template=TOY_POLICY_TEMPLATE
+        policy_dir, max_pixels=TOY_MAX_PIXELS, device=s.device, prompt_template=TOY_POLICY_TEMPLATE
     )
     eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
     torch.manual_seed(seed)
