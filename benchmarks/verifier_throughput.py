@@ -68,8 +68,8 @@ def main() -> None:
 
     from georeason.models.tiny import make_tiny
     from georeason.models.verifier import LocalVerifier
-    from georeason.models.verifier_http import HTTPVerifier
-    from georeason.models.verifier_server import VerifierServer
+    from georeason.serving.verifier_client import HTTPVerifier
+    from georeason.serving.verifier_server import VerifierServer
 
     load1 = os.getloadavg()[0]
     crops, queries = sample_crops(args.crops)

@@ -13,7 +13,7 @@ import pytest
 from _servers import free_port, start_serve_verifier
 from PIL import Image
 
-from georeason.models.verifier_http import (
+from georeason.serving.verifier_client import (
     HTTPVerifier,
     VerifierResponseError,
     VerifierUnavailableError,
@@ -21,7 +21,7 @@ from georeason.models.verifier_http import (
     encode_image_data_url,
     yes_no_confidence,
 )
-from georeason.models.verifier_server import (
+from georeason.serving.verifier_server import (
     VerifierServer,
     chat_response,
     parse_chat_request,

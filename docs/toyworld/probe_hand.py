@@ -29,6 +29,8 @@ ap.add_argument("--hand", type=int, default=32)
 ap.add_argument("--eye", type=int, default=16)
 ap.add_argument("--cap", type=int, default=8)
 ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
+ap.add_argument("--detect", type=int, default=0, help="scene-listing examples per step")
+ap.add_argument("--grid", type=int, default=4, help="grid cells per side")
 ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
 ap.add_argument("--layout", default="grid", choices=["grid", "free"])
@@ -36,7 +38,7 @@ ap.add_argument("--neval", type=int, default=100)
 a = ap.parse_args()
 torch.set_num_threads(1)
 t0 = time.time()
-kw = {"size_px": a.size, "layout": a.layout}
+kw = {"size_px": a.size, "layout": a.layout, "grid_cells": a.grid}
 pre = build_split("pretrain", a.nrec, 0, **kw)
 plain = build_split("eval", a.neval, 0, kind="plain", wordings="train", **kw)
 implicit = build_split("eval", a.neval, 0, kind="implicit", wordings="train", **kw)
@@ -45,8 +47,7 @@ make_toy_model(d, ToyModelSize(), seed=0)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
 )
-if a.ground:
-    cfg.ground_batch = a.ground
+cfg.ground_batch, cfg.detect_batch = a.ground, a.detect
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
 out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
 for name, recs in (("plain", plain), ("implicit_train", implicit)):

@@ -77,6 +77,8 @@ EYE_MARGIN = 0.15
 #: Query of the think-grounding examples (ours; see :attr:`PretrainConfig.ground_batch`): it
 #: names no category and implies none, so the box can only follow the reasoning's noun.
 GROUND_QUERY = "Pick one object of this scene."
+#: Query of the scene-listing examples (ours; see :attr:`PretrainConfig.detect_batch`).
+DETECT_QUERY = "List every object of this scene."
 #: Question of the auxiliary caption examples (ours; see :func:`caption_examples`).
 CAPTION_QUESTION = "What object is in this image region?"
 
@@ -224,6 +226,29 @@ def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
     return f"<think>{think_text(category)}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
 
 
+def detect_target(
+    objects: Sequence[dict[str, Any]], frame: str, image_hw: tuple[int, int]
+) -> str:
+    """SFT target of a scene-listing example: every object in reading order (rows of box
+    centres top to bottom in bands of a quarter of the image, then left to right), e.g.
+    ``<think>a car, a tree</think><answer>[[x1,y1,x2,y2],[...]]</answer>`` (model frame)."""
+    from georeason.geometry import boxes_to_model_frame
+
+    h = image_hw[0]
+
+    def key(o: dict[str, Any]) -> tuple[int, float]:
+        b = o["box_xyxy_px"]
+        return int(((b[1] + b[3]) / 2) // (h / 4)), (b[0] + b[2]) / 2
+
+    ordered = sorted(objects, key=key)
+    boxes = boxes_to_model_frame(
+        np.asarray([o["box_xyxy_px"] for o in ordered], float), frame, image_hw, image_hw
+    )
+    think = ", ".join(think_text(o["category"]) for o in ordered)
+    inner = ",".join("[" + ",".join(str(int(round(float(v)))) for v in b) + "]" for b in boxes)
+    return f"<think>{think}</think><answer>[{inner}]</answer>"
+
+
 def _jitter(box: Sequence[float], rng: np.random.Generator, scale: float, size: int) -> list[float]:
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
@@ -339,6 +364,11 @@ class PretrainConfig:
             reasoning and its box as the answer. They teach the Hand to box *what its reasoning
             names*, so that RL which changes the reasoning moves the box with it. No implicit
             query is involved.
+        detect_batch: scene-listing examples per step (ours; 0: none): the neutral
+            :data:`DETECT_QUERY`, the reasoning names every object in reading order (rows top
+            to bottom, then left to right, by box centre) and the answer lists their boxes in
+            the same order: every object's position is supervised in every example (the
+            grounding/detection data real MLLMs are pretrained on). No implicit query.
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
@@ -349,6 +379,7 @@ class PretrainConfig:
     eye_batch: int = 16
     caption_batch: int = 8
     ground_batch: int = 0
+    detect_batch: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
@@ -463,6 +494,13 @@ def pretrain(
             )[0]
             h_prompts.append(prompt(policy_messages(GROUND_QUERY, frame, TOY_POLICY_TEMPLATE)))
             h_answers.append(hand_target(obj["category"], box))
+            h_images.append(img)
+        for _ in range(config.detect_batch):
+            rec = records[int(rng.integers(len(records)))]
+            img = rec["image"]
+            w, h = img.size
+            h_prompts.append(prompt(policy_messages(DETECT_QUERY, frame, TOY_POLICY_TEMPLATE)))
+            h_answers.append(detect_target(rec["objects"], frame, (h, w)))
             h_images.append(img)
         e_prompts, e_answers, e_images = [], [], []
         while len(e_prompts) < config.eye_batch:

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from georeason.models.spec import resolve_model
     from georeason.models.verifier import LocalVerifier
-    from georeason.models.verifier_server import VerifierServer
+    from georeason.serving.verifier_server import VerifierServer
 
     if args.max_batch < 1:
         from georeason.errors import UserInputError

@@ -2,13 +2,9 @@
 
 One code path for real checkpoints and the tiny random ones of :mod:`georeason.models.tiny`.
 
-Environment workaround (DESIGN §4): the Qwen-VL processors carry a *video* processor that needs
-torchvision, which is unusable here. :class:`ImageOnlyQwen2_5_VLProcessor` and
-:class:`ImageOnlyQwen3VLProcessor` are the library processors built **without** a video processor
-(their constructor passes ``video_processor=None``); importing this module registers them for
-``AutoProcessor`` on the two configs, so ``AutoProcessor.from_pretrained`` (used e.g. by TRL's
-GRPOTrainer) returns a real ``ProcessorMixin`` that keeps images, never a bare tokenizer that
-silently drops them. The image processor is the PIL backend (``Qwen2VLImageProcessorPil``).
+The processors are the image-only ones of :mod:`georeason.models.processors` (no video
+processor, so no torchvision; registered for ``AutoProcessor``). The image processor is the PIL
+backend (``Qwen2VLImageProcessorPil``).
 
 Frames: Qwen2.5-VL answers boxes in pixels of the resized model input (``"resized_px"``);
 Qwen3-VL in 0..1000 normalised coordinates (``"norm1000"``); see :mod:`georeason.geometry`.
@@ -20,80 +16,34 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen3VLConfig
-from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
-from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
+from typing import Any
 
 from georeason.errors import ModelLoadError
 from georeason.geometry import ModelFrame
+from georeason.models.processors import (
+    FACTOR_BY_ARCH,
+    FRAME_BY_ARCH,
+    MARKER_FILE,
+    MARKER_KEY,
+    ImageOnlyQwen2_5_VLProcessor,
+    ImageOnlyQwen3VLProcessor,
+    Weights,
+    processor_class_for,
+)
 from georeason.models.spec import TINY_PREFIX, resolve_model
 
-Weights = Literal["random", "pretrained"]
-
-#: ``config.model_type`` -> the frame the model answers boxes in.
-FRAME_BY_ARCH: dict[str, ModelFrame] = {"qwen2_5_vl": "resized_px", "qwen3_vl": "norm1000"}
-
-#: ``config.model_type`` -> resize factor = patch size x spatial merge size (pixels).
-FACTOR_BY_ARCH: dict[str, int] = {"qwen2_5_vl": 28, "qwen3_vl": 32}
-
-#: Marker file that ``make_tiny`` writes next to ``config.json``:
-#: ``{"georeason_random_weights": true, ...}`` means the weights are random.
-MARKER_FILE = "georeason.json"
-MARKER_KEY = "georeason_random_weights"
-
-
-class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-    """``Qwen2_5_VLProcessor`` without a video processor (no torchvision); images work as usual."""
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
-
-
-class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
-    """``Qwen3VLProcessor`` without a video processor (no torchvision); images work as usual."""
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
-
-
-_PROCESSOR_BY_ARCH = {
-    "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor,
-    "qwen3_vl": ImageOnlyQwen3VLProcessor,
-}
-
-AutoProcessor.register(Qwen2_5_VLConfig, ImageOnlyQwen2_5_VLProcessor, exist_ok=True)
-AutoProcessor.register(Qwen3VLConfig, ImageOnlyQwen3VLProcessor, exist_ok=True)
-
-
-def processor_class_for(arch: str) -> type:
-    """The image-only processor class for ``arch`` (``"qwen2_5_vl"`` or ``"qwen3_vl"``).
-
-    Raises:
-        ModelLoadError: on an unsupported architecture.
-    """
-    try:
-        return _PROCESSOR_BY_ARCH[arch]
-    except KeyError:
-        raise ModelLoadError(
-            f"unsupported model_type {arch!r}; georeason supports {', '.join(_PROCESSOR_BY_ARCH)}"
-        ) from None
-
+__all__ = [
+    "FACTOR_BY_ARCH",
+    "FRAME_BY_ARCH",
+    "MARKER_FILE",
+    "MARKER_KEY",
+    "ImageOnlyQwen2_5_VLProcessor",
+    "ImageOnlyQwen3VLProcessor",
+    "LoadedModel",
+    "Weights",
+    "load_model_and_processor",
+    "processor_class_for",
+]
 
 @dataclass
 class LoadedModel:
@@ -202,7 +152,7 @@ def read_arch(folder: str | os.PathLike) -> str:
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot read {cfg_path}: {exc}") from exc
     arch = cfg.get("model_type")
-    if arch not in _PROCESSOR_BY_ARCH:
+    if arch not in FRAME_BY_ARCH:
         raise ModelLoadError(
             f"{folder}: model_type {arch!r} is not supported; georeason supports Qwen2.5-VL "
             "(qwen2_5_vl) and Qwen3-VL (qwen3_vl) checkpoints"

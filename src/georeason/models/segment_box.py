@@ -6,7 +6,7 @@ import numpy as np
 
 from georeason.geometry import as_boxes_xyxy
 from georeason.masks import box_to_mask
-from georeason.models.segmenters import check_rgb
+from georeason.models.segment_base import check_rgb
 
 
 class BoxSegmenter:

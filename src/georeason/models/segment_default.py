@@ -44,7 +44,7 @@ import numpy as np
 
 from georeason.geometry import as_boxes_xyxy, crop_window_px
 from georeason.masks import box_to_mask
-from georeason.models.segmenters import check_rgb
+from georeason.models.segment_base import check_rgb
 
 #: Quantisation levels per channel (ours: 16 bins keep histograms populated for boxes of a few
 #: hundred pixels while still separating e.g. asphalt from a white roof).

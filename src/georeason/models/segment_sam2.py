@@ -31,7 +31,7 @@ import numpy as np
 from georeason.errors import ModelLoadError
 from georeason.geometry import as_boxes_xyxy
 from georeason.masks import box_to_mask
-from georeason.models.segmenters import check_rgb as _check_rgb
+from georeason.models.segment_base import check_rgb as _check_rgb
 
 #: ImageNet mean/std, the SAM2 processor defaults (``IMAGENET_DEFAULT_MEAN/STD``).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from georeason.errors import UserInputError
-from georeason.models.loading import MARKER_FILE, MARKER_KEY, processor_class_for
+from georeason.models.processors import MARKER_FILE, MARKER_KEY, processor_class_for
 
 Arch = Literal["qwen2_5_vl", "qwen3_vl"]
 ARCHS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")

@@ -7,7 +7,7 @@
 * ``V``: a verifier MLLM's confidence in ``[0, 1]`` that the crop satisfies the query ``q``
   (any object with ``score(crops, queries) -> list[float]``, e.g.
   :class:`georeason.models.verifier.LocalVerifier` or
-  :class:`georeason.models.verifier_http.HTTPVerifier`).
+  :class:`georeason.serving.verifier_client.HTTPVerifier`).
 * Area penalty: without it the policy learns huge boxes (RemoteZero: 65.20 -> 69.96 with it).
 
 The paper publishes neither ``lambda`` nor ``tau``; our defaults are ``tau = 0.3``,

@@ -101,7 +101,7 @@ def build_verifier(config: TrainConfig, policy_model_path: str, policy: Any = No
     """
     vc = config.verifier
     if vc.kind == "http":
-        from georeason.models.verifier_http import HTTPVerifier
+        from georeason.serving.verifier_client import HTTPVerifier
 
         return HTTPVerifier(
             vc.url,
@@ -302,7 +302,7 @@ def train(
             message names the last checkpoint and how to resume. No reward is ever silently
             replaced by 0.
     """
-    from georeason.models.verifier_http import VerifierResponseError, VerifierUnavailableError
+    from georeason.serving.verifier_client import VerifierResponseError, VerifierUnavailableError
 
     out = Path(config.output_dir)
     resume = last_checkpoint(out)

@@ -1,7 +1,7 @@
 """A small OpenAI-compatible verifier server (``georeason serve-verifier``).
 
 It speaks the subset of the chat-completions protocol that
-:class:`georeason.models.verifier_http.HTTPVerifier` uses against vLLM, so the HTTP path can run
+:class:`georeason.serving.verifier_client.HTTPVerifier` uses against vLLM, so the HTTP path can run
 (and be tested) without vLLM: ``POST /v1/chat/completions`` with one user message holding an
 ``image_url`` data URL and the verifier prompt, ``max_tokens: 1``, ``logprobs: true``.
 

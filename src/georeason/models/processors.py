@@ -1,0 +1,88 @@
+"""Leaf module of :mod:`georeason.models`: the Qwen-VL processors without a video processor,
+the answer frame and resize factor per architecture, and the random-weights marker.
+
+Environment workaround: the Qwen-VL processors carry a *video* processor that needs torchvision,
+which is unusable on CPU-only machines without a matching build.
+:class:`ImageOnlyQwen2_5_VLProcessor` and :class:`ImageOnlyQwen3VLProcessor` are the library
+processors built **without** a video processor (their constructor passes
+``video_processor=None``); importing this module registers them for ``AutoProcessor`` on the two
+configs, so ``AutoProcessor.from_pretrained`` (used e.g. by TRL's GRPOTrainer) returns a real
+``ProcessorMixin`` that keeps images, never a bare tokenizer that silently drops them.
+
+It imports nothing else of georeason's models, so loaders and model builders can both use it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen3VLConfig
+from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
+from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
+
+from georeason.errors import ModelLoadError
+from georeason.geometry import ModelFrame
+
+Weights = Literal["random", "pretrained"]
+
+#: ``config.model_type`` -> the frame the model answers boxes in.
+FRAME_BY_ARCH: dict[str, ModelFrame] = {"qwen2_5_vl": "resized_px", "qwen3_vl": "norm1000"}
+
+#: ``config.model_type`` -> resize factor = patch size x spatial merge size (pixels).
+FACTOR_BY_ARCH: dict[str, int] = {"qwen2_5_vl": 28, "qwen3_vl": 32}
+
+#: Marker file that ``make_tiny`` writes next to ``config.json``:
+#: ``{"georeason_random_weights": true, ...}`` means the weights are random.
+MARKER_FILE = "georeason.json"
+MARKER_KEY = "georeason_random_weights"
+
+
+class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+    """``Qwen2_5_VLProcessor`` without a video processor (no torchvision); images work as usual."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=chat_template,
+            **kwargs,
+        )
+
+
+class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
+    """``Qwen3VLProcessor`` without a video processor (no torchvision); images work as usual."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=chat_template,
+            **kwargs,
+        )
+
+
+_PROCESSOR_BY_ARCH = {
+    "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor,
+    "qwen3_vl": ImageOnlyQwen3VLProcessor,
+}
+
+AutoProcessor.register(Qwen2_5_VLConfig, ImageOnlyQwen2_5_VLProcessor, exist_ok=True)
+AutoProcessor.register(Qwen3VLConfig, ImageOnlyQwen3VLProcessor, exist_ok=True)
+
+
+def processor_class_for(arch: str) -> type:
+    """The image-only processor class for ``arch`` (``"qwen2_5_vl"`` or ``"qwen3_vl"``).
+
+    Raises:
+        ModelLoadError: on an unsupported architecture.
+    """
+    try:
+        return _PROCESSOR_BY_ARCH[arch]
+    except KeyError:
+        raise ModelLoadError(
+            f"unsupported model_type {arch!r}; georeason supports {', '.join(_PROCESSOR_BY_ARCH)}"
+        ) from None
