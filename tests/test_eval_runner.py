@@ -337,95 +337,39 @@ def test_model_mode_tiny_random_model_on_real_samples_cli(tmp_path, tiny_qwen25v
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
 
 
-# ------------------------------------------------------------------------------- CLI
-
-
-def test_cli_errors_are_one_line(tmp_path, capsys):
-    rc = main(
-        [
-            "eval",
-            "--dataset",
-            "earthreason",
-            "--root",
-            str(tmp_path),
-            "--predictions",
-            str(tmp_path / "p.jsonl"),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert err.startswith("georeason: error: EarthReason: folder") and err.count("\n") == 1
-    assert main(["eval", "--dataset", "dota", "--predictions", "x", "--out", "o"]) == 2
-    assert "--root is required" in capsys.readouterr().err
-
-
-def test_convert_m2b_m2c(tmp_path):
-    labels = DATA / "earthreason" / "test" / "labels"
-    out = tmp_path / "boxes.jsonl"
-    assert main(["convert", "m2b", str(labels), "--out", str(out)]) == 0
-    recs = {r["mask"]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert recs["er_a.png"]["boxes_xyxy_px"] == [[5.0, 10.0, 44.0, 34.0]]
-    assert recs["er_b.png"]["boxes_xyxy_px"] == []
-    assert (
-        main(
-            ["convert", "m2b", str(labels / "er_a.png"), "--boxes", "components", "--out", str(out)]
-        )
-        == 0
-    )
-    rec = json.loads(out.read_text())
-    assert rec["boxes_xyxy_px"] == [[5.0, 10.0, 25.0, 20.0], [40.0, 30.0, 44.0, 34.0]]
-    assert (
-        main(["convert", "m2c", str(labels / "er_a.png"), "--simplify", "0", "--out", str(out)])
-        == 0
-    )
-    polys = json.loads(out.read_text())["polygons_px"]
-    assert len(polys) == 2  # two components, largest first
-    xs = [p[0] for p in polys[0]]
-    ys = [p[1] for p in polys[0]]
-    assert (min(xs), min(ys), max(xs), max(ys)) == (5.0, 10.0, 25.0, 20.0)
-    assert main(["convert", "m2c", str(tmp_path / "none"), "--out", str(out)]) == 2
-
-
-def test_lazy_predictor_builds_once_on_first_predict():
-    built = []
-
-    class Echo:
-        def predict(self, samples):
-            return list(samples)
-
-    def build():
-        built.append(1)
-        return Echo()
-
-    lazy = R.LazyPredictor(build, {"kind": "model", "model": "m"})
-    assert lazy.describe() == {"kind": "model", "model": "m"} and not lazy.loaded and not built
-    assert lazy.predict([1, 2]) == [1, 2] and lazy.predict([3]) == [3]
-    assert built == [1] and lazy.loaded
-
-
-def test_cli_geozero_gt_box_frame_norm1000(tmp_path, capsys):
-    data = Path(__file__).parent / "data" / "geozero"
-    preds = tmp_path / "p.jsonl"
-    # g1's answer [4, 6, 20, 30] read as 0..1000 of the 64 x 48 image
-    rows = [
-        {"id": "g1", "boxes_xyxy_px": [[0.256, 0.288, 1.28, 1.44]]},
-        {"id": "g2", "boxes_xyxy_px": [[1, 2, 3, 4], [10, 10, 20, 20]]},
+def test_resume_refuses_another_sam_checkpoint_or_sampling(tmp_path, tiny_qwen3vl_dir, capsys):
+    out = tmp_path / "r"
+    base = [
+        "eval",
+        "--dataset",
+        "jsonl",
+        "--model",
+        str(tiny_qwen3vl_dir),
+        "--task",
+        "pixel",
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "4",
+        "--limit",
+        "1",
+        "--no-progress",
     ]
-    preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    base = ["eval", "--dataset", "geozero", "--root", str(data), "--predictions", str(preds)]
-    assert main([*base, "--gt-box-frame", "norm1000", "--out", str(tmp_path / "n")]) == 0
-    per = {
-        json.loads(x)["id"]: json.loads(x)
-        for x in (tmp_path / "n" / "results.jsonl").read_text().splitlines()
-    }
-    assert per["g1"]["box_iou"] == pytest.approx(1.0)
-    assert main([*base, "--out", str(tmp_path / "p")]) == 0  # default px: g1 misses
-    first = json.loads((tmp_path / "p" / "results.jsonl").read_text().splitlines()[0])
-    assert first["id"] == "g1" and first["box_iou"] == 0.0
-    argv = ["eval", "--dataset", "jsonl", "--predictions", str(preds), "--out", str(tmp_path)]
+    assert main([*base, "--segmenter", "box"]) == 0
+    recorded = json.loads((out / "run.json").read_text())
+    assert recorded["predictor"]["sam_checkpoint"] is None
+    assert recorded["predictor"]["samples"] == 1
+    # a finished SAM2 run with checkpoint A must not be resumed with checkpoint B
+    recorded["predictor"].update(segmenter="sam2", sam_checkpoint="/ckpt/sam2-A")
+    (out / "run.json").write_text(json.dumps(recorded))
     capsys.readouterr()
-    assert main([*argv, "--gt-box-frame", "norm1000"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["georeason: error: --gt-box-frame applies to --dataset geozero only"]
+    assert main([*base, "--segmenter", "sam2", "--sam-checkpoint", "/ckpt/sam2-B"]) == 2
+    err = capsys.readouterr().err
+    assert "differs in" in err and "sam_checkpoint" in err
+    assert main([*base, "--segmenter", "sam2", "--sam-checkpoint", "/ckpt/sam2-A"]) == 0
+    # test-time verification changes the predictions too
+    assert (
+        main([*base, "--segmenter", "sam2", "--sam-checkpoint", "/ckpt/sam2-A", "--samples", "3"])
+        == 2
+    )
+    assert "samples" in capsys.readouterr().err

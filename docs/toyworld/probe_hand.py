@@ -30,6 +30,7 @@ ap.add_argument("--eye", type=int, default=16)
 ap.add_argument("--cap", type=int, default=8)
 ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
 ap.add_argument("--detect", type=int, default=0, help="scene-listing examples per step")
+ap.add_argument("--think-cells", type=int, default=0, help="name the grid cell in the think")
 ap.add_argument("--grid", type=int, default=4, help="grid cells per side")
 ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
@@ -47,7 +48,7 @@ make_toy_model(d, ToyModelSize(), seed=0)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
 )
-cfg.ground_batch, cfg.detect_batch = a.ground, a.detect
+cfg.ground_batch, cfg.detect_batch, cfg.think_cells = a.ground, a.detect, a.think_cells
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
 out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
 for name, recs in (("plain", plain), ("implicit_train", implicit)):

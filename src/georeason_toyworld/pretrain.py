@@ -126,6 +126,7 @@ def toy_corpus() -> list[str]:
                             )
         lines.append(f"<think>{think_text(cat)}</think>")
     lines += ["small large " * 5, "<answer>[[" + ",".join(str(i) for i in range(113)) + "]]"]
+    lines += [f"in row {r}, column {c}" for r in range(1, 9) for c in range(1, 9)]
     return lines * 3
 
 
@@ -215,15 +216,35 @@ def make_toy_model(
     return save_random_model(out, arch, config, tok, seed, "toyworld", max_pixels=hi, min_pixels=lo)
 
 
-def hand_target(category: str, box_model_frame: Sequence[float]) -> str:
+def cell_phrase(box_xyxy_px: Sequence[float], image_side_px: float, cells: int) -> str:
+    """``"in row R, column C"`` (1-based) of the grid cell that holds the box centre.
+
+    Examples:
+        >>> cell_phrase([40, 2, 60, 30], 128, 4)
+        'in row 1, column 2'
+    """
+    cx = (float(box_xyxy_px[0]) + float(box_xyxy_px[2])) / 2
+    cy = (float(box_xyxy_px[1]) + float(box_xyxy_px[3])) / 2
+    step = image_side_px / cells
+    col = min(cells - 1, max(0, int(cx // step)))
+    row = min(cells - 1, max(0, int(cy // step)))
+    return f"in row {row + 1}, column {col + 1}"
+
+
+def hand_target(
+    category: str, box_model_frame: Sequence[float], where: str | None = None
+) -> str:
     """SFT target of a Hand example: ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>``.
 
     Args:
         box_model_frame: xyxy in the model frame (0-1000 for Qwen3-VL, resized pixels for
             Qwen2.5-VL), rounded to integers here.
+        where: an optional location phrase appended to the reasoning
+            (:func:`cell_phrase`, e.g. ``"in row 2, column 3"``).
     """
     x1, y1, x2, y2 = (int(round(float(v))) for v in box_model_frame)
-    return f"<think>{think_text(category)}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
+    think = think_text(category) + (f" {where}" if where else "")
+    return f"<think>{think}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
 
 
 def detect_target(
@@ -369,6 +390,10 @@ class PretrainConfig:
             to bottom, then left to right, by box centre) and the answer lists their boxes in
             the same order: every object's position is supervised in every example (the
             grounding/detection data real MLLMs are pretrained on). No implicit query.
+        think_cells: 0 (default: the reasoning names the category only) or the grid size
+            ``n``: the Hand's reasoning also names the ``n x n`` grid cell of the target
+            (:func:`cell_phrase`), a one-token-per-decision location step before the digits
+            of the box (ours).
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
@@ -380,6 +405,7 @@ class PretrainConfig:
     caption_batch: int = 8
     ground_batch: int = 0
     detect_batch: int = 0
+    think_cells: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
@@ -482,7 +508,12 @@ def pretrain(
                 np.asarray(rec["boxes_xyxy_px"], float), frame, (h, w), (h, w)
             )[0]
             h_prompts.append(prompt(policy_messages(rec["query"], frame, TOY_POLICY_TEMPLATE)))
-            h_answers.append(hand_target(rec["target_category"], box))
+            where = (
+                cell_phrase(rec["boxes_xyxy_px"][0], w, config.think_cells)
+                if config.think_cells
+                else None
+            )
+            h_answers.append(hand_target(rec["target_category"], box, where))
             h_images.append(img)
         for _ in range(config.ground_batch):
             rec = records[int(rng.integers(len(records)))]
@@ -493,7 +524,12 @@ def pretrain(
                 np.asarray([obj["box_xyxy_px"]], float), frame, (h, w), (h, w)
             )[0]
             h_prompts.append(prompt(policy_messages(GROUND_QUERY, frame, TOY_POLICY_TEMPLATE)))
-            h_answers.append(hand_target(obj["category"], box))
+            where = (
+                cell_phrase(obj["box_xyxy_px"], w, config.think_cells)
+                if config.think_cells
+                else None
+            )
+            h_answers.append(hand_target(obj["category"], box, where))
             h_images.append(img)
         for _ in range(config.detect_batch):
             rec = records[int(rng.integers(len(records)))]

@@ -54,6 +54,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
     p.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
     p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="test-time verification: N sampled answers per sample, the best verified one is "
+        "scored (cost: N generations + N verifications; default 1 = greedy)",
+    )
+    p.add_argument("--verifier", help="verifier checkpoint for --samples (default: the policy)")
+    p.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (0.9)")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--max-pixels", type=int, default=802_816)
     add_prompt_template_argument(p)
@@ -110,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
         root = SAMPLES_DIR
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
+    if args.samples < 1 or args.temperature <= 0:
+        raise UserInputError("--samples must be >= 1 and --temperature positive")
+    if args.predictions and (args.samples > 1 or args.verifier):
+        raise UserInputError("--samples / --verifier need --model (they sample from the policy)")
     extra = {}
     if args.gt_box_frame is not None:
         if args.dataset != "geozero":
@@ -146,7 +159,20 @@ def run(args: argparse.Namespace) -> int:
                 from georeason.models.segmenters import build_segmenter
 
                 segmenter = build_segmenter(segmenter_name, sam_checkpoint=args.sam_checkpoint)
-            return PolicyPredictor(policy, segmenter, args.max_new_tokens, args.batch_size)
+            verifier = None
+            if args.verifier:
+                from georeason.models.verifier import LocalVerifier
+
+                verifier = LocalVerifier.from_pretrained(args.verifier)
+            return PolicyPredictor(
+                policy,
+                segmenter,
+                args.max_new_tokens,
+                args.batch_size,
+                samples=args.samples,
+                verifier=verifier,
+                temperature=args.temperature,
+            )
 
         predictor = LazyPredictor(
             build_predictor,
@@ -156,6 +182,11 @@ def run(args: argparse.Namespace) -> int:
                 "adapter": args.adapter,
                 "weights": weights,
                 "segmenter": segmenter_name,
+                # every segmenter option changes the masks: a resume must not mix them
+                "sam_checkpoint": args.sam_checkpoint if segmenter_name == "sam2" else None,
+                "samples": args.samples,
+                "verifier": args.verifier if args.samples > 1 else None,
+                "temperature": args.temperature if args.samples > 1 else None,
                 "max_new_tokens": args.max_new_tokens,
                 "max_pixels": args.max_pixels,
                 "prompt_template": template,

@@ -224,6 +224,10 @@ class PolicyPredictor:
         max_new_tokens: generation budget.
         batch_size: pairs per ``generate`` call.
         describe_extra: extra configuration recorded in ``run.json`` (segmenter name, ...).
+        samples: 1 = greedy; N > 1 = test-time verification (:func:`georeason.bestofn.best_of_n`:
+            N sampled answers, the one with the highest verification reward is scored).
+        verifier: the verifier for ``samples > 1`` (None: the policy's own model).
+        temperature: sampling temperature for ``samples > 1``.
     """
 
     def __init__(
@@ -233,8 +237,12 @@ class PolicyPredictor:
         max_new_tokens: int = 512,
         batch_size: int = 4,
         describe_extra: dict[str, Any] | None = None,
+        samples: int = 1,
+        verifier: Any | None = None,
+        temperature: float = 0.9,
     ) -> None:
         self.policy = policy
+        self.samples, self.verifier, self.temperature = int(samples), verifier, float(temperature)
         self.segmenter = segmenter
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
@@ -256,13 +264,32 @@ class PolicyPredictor:
         from georeason.masks import union_of_masks
 
         images = [read_image(s.image_path) for s in samples]
-        locs = self.policy.locate(
-            images,
-            [s.query for s in samples],
-            max_new_tokens=self.max_new_tokens,
-            do_sample=False,
-            batch_size=self.batch_size,
-        )
+        queries = [s.query for s in samples]
+        if self.samples > 1:
+            from georeason.bestofn import best_of_n
+            from georeason.models.verifier import LocalVerifier
+
+            if self.verifier is None:
+                self.verifier = LocalVerifier(self.policy.model, self.policy.processor)
+            picked = best_of_n(
+                self.policy,
+                self.verifier,
+                images,
+                queries,
+                n=self.samples,
+                temperature=self.temperature,
+                max_new_tokens=self.max_new_tokens,
+                batch_size=self.batch_size,
+            )
+            locs = [b.best for b in picked]
+        else:
+            locs = self.policy.locate(
+                images,
+                queries,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                batch_size=self.batch_size,
+            )
         out = []
         for img, loc in zip(images, locs, strict=True):
             mask = None
@@ -456,7 +483,13 @@ def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None
         old = json.loads(run_path.read_text(encoding="utf-8"))
         # ``limit`` only says how many samples to score; per-sample results do not depend on it.
         keys = (set(old) | set(run)) - {"limit"}
-        diff = sorted(k for k in keys if old.get(k) != run.get(k))
+        diff = []
+        for k in sorted(keys):
+            a, b = old.get(k), run.get(k)
+            if isinstance(a, dict) and isinstance(b, dict):  # name the nested key that differs
+                diff += [f"{k}.{n}" for n in sorted(set(a) | set(b)) if a.get(n) != b.get(n)]
+            elif a != b:
+                diff.append(k)
         if diff:
             raise UserInputError(
                 f"{out_dir} holds results of a different evaluation (differs in: "
