@@ -326,8 +326,8 @@ def test_remotezero_trains_against_http_verifier_and_stops_cleanly(tiny_qwen3vl_
     from georeason.data import SAMPLES_DIR, sample_records
     from georeason.io import read_image
     from georeason.models.verifier import LocalVerifier
-    from georeason.serving.verifier_server import VerifierServer
     from georeason.rewards import crop_for_verifier
+    from georeason.serving.verifier_server import VerifierServer
     from georeason.training.scripted import scripted_answer_bias
     from georeason.training.trainer import TrainingStopped, train
 

@@ -13,6 +13,7 @@ import pytest
 from _servers import free_port, start_serve_verifier
 from PIL import Image
 
+from georeason.prompts import verifier_prompt
 from georeason.serving.verifier_client import (
     HTTPVerifier,
     VerifierResponseError,
@@ -27,7 +28,6 @@ from georeason.serving.verifier_server import (
     parse_chat_request,
     query_from_prompt,
 )
-from georeason.prompts import verifier_prompt
 
 
 class BrightnessScorer:
