@@ -570,3 +570,26 @@ def test_self_evolution_verifier_is_previous_round_policy(
     image = Image.open(samples_dir / "images" / "dior_00001.jpg")
     (score,) = verifier.score([image.crop((133, 237, 684, 672))], ["a golf course"])
     assert 0.0 < score < 1.0
+
+
+def test_merge_adapter_keeps_the_checkpoint_dtype(tiny_qwen3vl_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from georeason.models.loading import checkpoint_dtype, load_model_and_processor
+    from georeason.training.trainer import merge_adapter
+
+    base = tmp_path / "bf16"
+    loaded = load_model_and_processor(tiny_qwen3vl_dir, device="cpu", dtype="bfloat16")
+    loaded.model.save_pretrained(base)
+    loaded.processor.save_pretrained(base)
+    assert checkpoint_dtype(base) == "bfloat16"
+    peft_model = get_peft_model(
+        loaded.model, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")
+    )
+    peft_model.save_pretrained(tmp_path / "adapter")
+    merged = merge_adapter(str(base), tmp_path / "adapter", tmp_path / "merged")
+    assert checkpoint_dtype(merged) == "bfloat16"
+    again = load_model_and_processor(merged, device="cpu", dtype=checkpoint_dtype(merged))
+    assert next(again.model.parameters()).dtype == torch.bfloat16
+    assert checkpoint_dtype(tmp_path / "missing") is None

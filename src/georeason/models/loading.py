@@ -271,6 +271,24 @@ def _resolve_dtype(dtype, device):  # -> torch.dtype
     return dtype
 
 
+def checkpoint_dtype(folder: str | os.PathLike) -> str | None:
+    """The dtype a checkpoint folder was saved in (``config.json``'s ``dtype``, or the older
+    ``torch_dtype``, or the text config's), e.g. ``"bfloat16"``; None if it says none or the
+    folder is not local."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for c in (cfg, cfg.get("text_config") or {}):
+        value = c.get("dtype") or c.get("torch_dtype")
+        if isinstance(value, str):
+            return value
+    return None
+
+
 def default_device() -> str:
     """``"cuda"`` when a GPU is visible, else ``"cpu"``."""
     import torch

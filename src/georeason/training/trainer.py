@@ -266,14 +266,20 @@ def build_trainer(
     return trainer
 
 
-def merge_adapter(base_model: str, adapter_dir: str | Path, out_dir: str | Path) -> Path:
+def merge_adapter(
+    base_model: str, adapter_dir: str | Path, out_dir: str | Path, dtype: str | None = None
+) -> Path:
     """Merge a LoRA adapter into its base model and save a full model folder with its processor.
 
-    The folder loads like any checkpoint (``georeason locate --model OUT``).
+    The folder loads like any checkpoint (``georeason locate --model OUT``). ``dtype``: the
+    merged weights' dtype (default: the base checkpoint's own, e.g. bfloat16 stays bfloat16;
+    float32 if the checkpoint names none).
     """
-    from georeason.models.loading import load_model_and_processor
+    from georeason.models.loading import checkpoint_dtype, load_model_and_processor
 
-    loaded = load_model_and_processor(resolve_model(base_model), adapter=adapter_dir, device="cpu")
+    base = resolve_model(base_model)
+    dtype = dtype or checkpoint_dtype(base) or "float32"
+    loaded = load_model_and_processor(base, adapter=adapter_dir, device="cpu", dtype=dtype)
     merged = loaded.model.merge_and_unload()
     out = Path(out_dir)
     merged.save_pretrained(str(out))
