@@ -153,7 +153,7 @@ def test_predictions_file_errors(tmp_path):
     ds = D.JSONLQueries(DATA / "jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "q1", "boxes_xyxy_px": [[1, 2, 3, 4]]}\nnot json\n')
-    with pytest.raises(UserInputError, match=r"bad.jsonl:2: not JSON"):
+    with pytest.raises(UserInputError, match=r"bad.jsonl:2: not valid JSON"):
         R.PredictionsFile(bad)
     _write_preds(bad, [{"id": "q1"}, {"id": "q1"}])
     with pytest.raises(UserInputError, match="duplicate id"):

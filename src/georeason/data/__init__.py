@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "rs-samples"
@@ -10,5 +9,6 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "rs-samples"
 
 def sample_records() -> list[dict]:
     """The records of ``rs-samples/queries.jsonl``, paths left relative to :data:`SAMPLES_DIR`."""
-    with open(SAMPLES_DIR / "queries.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    from georeason.jsonl import read_jsonl
+
+    return read_jsonl(SAMPLES_DIR / "queries.jsonl", torn_tail="error")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from georeason.errors import UserInputError
 from georeason.eval import metrics as M
 from georeason.eval.datasets import EvalDataset, EvalSample, JSONLQueries
 from georeason.geometry import as_boxes_xyxy
+from georeason.jsonl import JsonlAppender, read_jsonl, read_jsonl_numbered
 from georeason.masks import decode_rle, encode_rle
 
 TASKS: tuple[str, ...] = ("region", "pixel", "contour")
@@ -145,21 +145,14 @@ class PredictionsFile:
             raise UserInputError(f"predictions file {self.path} not found")
         self.need_masks = need_masks
         self.records: dict[str, dict[str, Any]] = {}
-        with open(self.path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserInputError(f"{self.path}:{n}: not JSON ({exc})") from None
-                if not isinstance(rec, dict) or "id" not in rec:
-                    raise UserInputError(f'{self.path}:{n}: each line needs an "id"')
-                key = str(rec["id"])
-                if key in self.records:
-                    raise UserInputError(f"{self.path}:{n}: duplicate id {key!r}")
-                rec["_line"] = n
-                self.records[key] = rec
+        for n, rec in read_jsonl_numbered(self.path, torn_tail="error"):
+            if "id" not in rec:
+                raise UserInputError(f'{self.path}:{n}: each line needs an "id"')
+            key = str(rec["id"])
+            if key in self.records:
+                raise UserInputError(f"{self.path}:{n}: duplicate id {key!r}")
+            rec["_line"] = n
+            self.records[key] = rec
         self.sha256 = _file_sha256(self.path)
         self.used: set[str] = set()
 
@@ -449,27 +442,8 @@ class EvalResult:
 
 def _read_results(path: Path) -> dict[str, dict[str, Any]]:
     """Finished records by id; a torn last line (killed mid-write) is dropped and the file
-    rewritten without it."""
-    done: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return done
-    good_lines, torn = [], False
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                torn = True
-                continue
-            done[rec["id"]] = rec
-            good_lines.append(line if line.endswith("\n") else line + "\n")
-    if torn:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(good_lines), encoding="utf-8")
-        tmp.replace(path)
-    return done
+    rewritten without it (:func:`georeason.jsonl.read_jsonl`, ``torn_tail="repair"``)."""
+    return {rec["id"]: rec for rec in read_jsonl(path, torn_tail="repair", missing_ok=True)}
 
 
 def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
@@ -578,15 +552,13 @@ def evaluate(
 
         bar = tqdm(total=n, initial=len(done), desc=f"eval {dataset.name}/{task}", unit="sample")
     finished = list(done.values())
-    with open(results_path, "a", encoding="utf-8") as f:
+    with JsonlAppender(results_path, fsync=True) as f:
         for start in range(0, len(pending), batch_size):
             batch = [dataset[i] for i in pending[start : start + batch_size]]
             preds = predictor.predict(batch)
             for sample, pred in zip(batch, preds, strict=True):
                 rec = score_sample(sample, pred, task, options)
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                f.write(rec)
                 finished.append(rec)
                 done[rec["id"]] = rec
                 counts["scored"] += 1

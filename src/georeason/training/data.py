@@ -16,7 +16,6 @@ Reward functions receive every column but ``prompt``, one entry per completion.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +36,12 @@ def read_records(data: DataConfig) -> tuple[list[dict[str, Any]], Path]:
 
         records, root = sample_records(), SAMPLES_DIR
     else:
+        from georeason.jsonl import read_jsonl
+
         path = Path(data.path).expanduser()
-        records = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except ValueError as exc:
-                    raise UserInputError(f"{path}:{n} is not JSON: {exc}") from None
+        if not path.is_file():
+            raise UserInputError(f"training data {path} not found")
+        records = read_jsonl(path, torn_tail="error")
         root = path.parent
     if data.image_root:
         root = Path(data.image_root).expanduser()

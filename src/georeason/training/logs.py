@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -19,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from georeason.jsonl import append_jsonl
+from georeason.jsonl import read_jsonl as _read_jsonl
 
 
 def _jsonable(value: Any) -> Any:
@@ -41,11 +43,9 @@ class JsonlLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - HF signature
         if not state.is_world_process_zero or not logs:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {"step": state.global_step, "epoch": state.epoch}
         record.update({k: _jsonable(v) for k, v in logs.items()})
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.path, record)
 
 
 class RecordedReward:
@@ -74,17 +74,12 @@ class RecordedReward:
             "ids": [str(i) for i in kwargs.get("id", [])],
             "values": [_jsonable(v) for v in values],
         }
-        os.makedirs(self.folder, exist_ok=True)
         rank = os.environ.get("RANK", "0")
-        with open(os.path.join(self.folder, f"rank{rank}.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(os.path.join(self.folder, f"rank{rank}.jsonl"), record)
         return values
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a JSONL file (empty list if it does not exist)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """All records of a training log (empty list if it does not exist; a truncated last line
+    is skipped): :func:`georeason.jsonl.read_jsonl`."""
+    return _read_jsonl(path, torn_tail="skip", missing_ok=True)

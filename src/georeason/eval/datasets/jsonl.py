@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,13 @@ class JSONLQueries(EvalDataset):
             )
         base = path.parent
         seen: set[str] = set()
-        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorruptDataError(f"{path}:{n}: invalid JSON ({exc})") from exc
+        from georeason.jsonl import JsonlError, read_jsonl_numbered
+
+        try:
+            numbered = read_jsonl_numbered(path, torn_tail="error")
+        except JsonlError as exc:
+            raise CorruptDataError(str(exc)) from None
+        for n, rec in numbered:
             missing = [k for k in self.REQUIRED if k not in rec]
             if missing:
                 raise CorruptDataError(f"{path}:{n}: missing field(s) {missing}")
