@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -37,15 +36,6 @@ MAX_CROP_ASPECT = 100.0
 
 YES_VARIANTS: tuple[str, ...] = ("Yes", "yes")
 NO_VARIANTS: tuple[str, ...] = ("No", "no")
-
-
-@runtime_checkable
-class Verifier(Protocol):
-    """Anything that scores (crop, query) pairs with a confidence in ``[0, 1]``."""
-
-    def score(self, crops: Sequence[Image.Image], queries: Sequence[str]) -> list[float]:
-        """One confidence per pair: how well the crop satisfies the query (1 = surely yes)."""
-        ...
 
 
 def resolve_yes_no_ids(

@@ -19,11 +19,12 @@ the whole scene leaves it at 0.3, clearly below a tight correct box the verifier
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from georeason.geometry import box_area, crop_window_px, expand_box
+from georeason.models.verifier_base import Verifier
 from georeason.rewards._common import (
     FrameSpec,
     column,
@@ -35,12 +36,6 @@ DEFAULT_MARGIN_RATIO = 0.15  # RemoteZero's context-crop ablation
 DEFAULT_AREA_PENALTY = 1.0  # lambda, ours (see the module docstring)
 DEFAULT_AREA_THRESHOLD = 0.3  # tau, ours (see the module docstring)
 AGGREGATES = ("mean", "max", "first")
-
-
-class Verifier(Protocol):
-    """Anything that scores (crop, query) pairs with a confidence in ``[0, 1]``."""
-
-    def score(self, crops: Sequence[Any], queries: Sequence[str]) -> list[float]: ...
 
 
 def area_penalty(area_ratio: float, weight: float, threshold: float) -> float:

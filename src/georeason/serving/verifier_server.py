@@ -31,13 +31,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from georeason.models.verifier_base import Verifier
 from georeason.prompts import VERIFIER_TEMPLATE
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024 * 1024  # ours: a 802,816-pixel PNG crop is a few MB
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,(?P<data>.*)$", re.DOTALL)
 _MIN_LOGPROB = -1e4  # log(0) is not JSON; exp(-1e4) is 0.0 in float64
-
-
-class Scorer(Protocol):
-    def score(self, crops: Sequence[Any], queries: Sequence[str]) -> list[float]: ...
 
 
 class RequestError(ValueError):
@@ -147,7 +143,7 @@ class _Server(ThreadingHTTPServer):
 class _Batcher:
     """One worker thread: collects (crop, query) jobs and scores them in batches."""
 
-    def __init__(self, scorer: Scorer, max_batch: int, wait_s: float) -> None:
+    def __init__(self, scorer: Verifier, max_batch: int, wait_s: float) -> None:
         self.scorer = scorer
         self.max_batch = max_batch
         self.wait_s = wait_s
@@ -214,7 +210,7 @@ class VerifierServer:
 
     def __init__(
         self,
-        scorer: Scorer,
+        scorer: Verifier,
         model_name: str,
         host: str = "127.0.0.1",
         port: int = 8000,
