@@ -11,10 +11,10 @@ from georeason.errors import ModelLoadError
 from georeason.models.policy import Policy
 from georeason.models.verifier import (
     LocalVerifier,
-    Verifier,
     prepare_crop,
     resolve_yes_no_ids,
 )
+from georeason.models.verifier_base import Verifier
 
 
 def _crops(seed: int = 0) -> list[Image.Image]:
