@@ -463,11 +463,10 @@ def pretrain(
     from georeason.geometry import boxes_to_model_frame
     from georeason.models.loading import (
         FRAME_BY_ARCH,
-        MARKER_FILE,
-        MARKER_KEY,
         load_model_and_processor,
         read_arch,
     )
+    from georeason.models.processors import write_marker
 
     if not records:
         raise ValueError("pretraining needs records")
@@ -601,7 +600,6 @@ def pretrain(
         log.close()
     model.eval()
     model.save_pretrained(model_dir)
-    marker = {MARKER_KEY: False, "arch": arch, "created_by": "toyworld pretrain"}
-    (Path(model_dir) / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    write_marker(model_dir, False, arch, "toyworld pretrain")
     wall = time.perf_counter() - start
     return {"steps": config.steps, "wall_s": wall, "final_loss": float(np.mean(losses[-20:]))}

@@ -14,7 +14,10 @@ It imports nothing else of georeason's models, so loaders and model builders can
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
 
 from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen3VLConfig
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
@@ -35,6 +38,18 @@ FACTOR_BY_ARCH: dict[str, int] = {"qwen2_5_vl": 28, "qwen3_vl": 32}
 #: ``{"georeason_random_weights": true, ...}`` means the weights are random.
 MARKER_FILE = "georeason.json"
 MARKER_KEY = "georeason_random_weights"
+
+
+def write_marker(
+    folder: str | os.PathLike, random_weights: bool, arch: str, created_by: str, **extra: Any
+) -> Path:
+    """Write the one marker format: ``{MARKER_KEY: bool, "arch", "created_by", **extra}`` into
+    ``folder/georeason.json`` (read by :func:`georeason.models.loading.read_weights_kind`).
+    ``random_weights=False`` marks a folder whose random initial weights were trained since."""
+    marker = {MARKER_KEY: bool(random_weights), "arch": arch, "created_by": created_by, **extra}
+    path = Path(folder) / MARKER_FILE
+    path.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):

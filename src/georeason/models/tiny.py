@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from georeason.errors import UserInputError
-from georeason.models.processors import MARKER_FILE, MARKER_KEY, processor_class_for
+from georeason.models.processors import processor_class_for, write_marker
 
 Arch = Literal["qwen2_5_vl", "qwen3_vl"]
 ARCHS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
@@ -323,6 +323,5 @@ def save_random_model(
     finally:
         if bars_were_on:
             hf_logging.enable_progress_bar()
-    marker = {MARKER_KEY: True, "arch": arch, "seed": int(seed), "created_by": created_by}
-    (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    write_marker(out, True, arch, created_by, seed=int(seed))
     return out
