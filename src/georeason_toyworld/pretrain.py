@@ -152,7 +152,7 @@ def make_toy_model(
     from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
 
     from georeason.models.tiny import (
-        _ARCH_IMAGE,
+        ARCH_IMAGE,
         QWEN_SPECIAL_TOKENS,
         build_tokenizer,
         save_random_model,
@@ -186,7 +186,7 @@ def make_toy_model(
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
     }
-    img = _ARCH_IMAGE[arch]
+    img = ARCH_IMAGE[arch]
     special = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],

@@ -81,7 +81,7 @@ _HEAD_DIM = _HIDDEN // _HEADS
 _MROPE_SECTION = [2, 3, 3]  # temporal, height, width; must sum to head_dim / 2 = 8
 _VOCAB_TARGET = 1536  # BPE vocabulary before special tokens (ours: small but covers the prompts)
 
-_ARCH_IMAGE = {
+ARCH_IMAGE = {
     # Values of the real checkpoints' preprocessor_config.json (Qwen2.5-VL-7B / Qwen3-VL-8B).
     "qwen2_5_vl": {
         "patch_size": 14,
@@ -207,7 +207,7 @@ def _config(arch: str, tok):  # -> PretrainedConfig
         "vision_start_token_id": ids["<|vision_start|>"],
         "vision_end_token_id": ids["<|vision_end|>"],
     }
-    img = _ARCH_IMAGE[arch]
+    img = ARCH_IMAGE[arch]
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
@@ -290,7 +290,7 @@ def save_random_model(
     import torch
     from transformers import Qwen2VLImageProcessorPil
 
-    img = _ARCH_IMAGE[arch]
+    img = ARCH_IMAGE[arch]
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=img["patch_size"],
         merge_size=img["merge_size"],
