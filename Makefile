@@ -1,6 +1,6 @@
 # Two commands for a newcomer:  `make demo`  (set up + run the workflow on real samples)
 #                               `make test`  (set up + run the test suite)
-.PHONY: setup demo test lint
+.PHONY: setup demo test test-fast lint
 
 setup: .venv/.installed
 
@@ -14,5 +14,9 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest -q
 
+# the edit loop: every test not marked slow (each slow test takes over ~20 s on 2 cores)
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow"
+
 lint: setup
-	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks docs/toyworld/probe_hand.py docs/toyworld/probe_grpo.py

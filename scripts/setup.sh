@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs georeason with its training and test extras, CPU-only.
 # torch goes first, pinned to the CPU wheel that this kind of machine keeps on disk; asking for
-# accelerate/peft before torch would pull a multi-GB CUDA build (see docs / DESIGN section 4).
+# accelerate/peft before torch would pull a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -215,7 +215,7 @@ def test_default_beats_box_filling_on_real_mask_sets(real_sets):
     for sid, (rgb, gt, boxes) in real_sets.items():
         box_iou[sid] = _union_iou(BoxSegmenter(), rgb, gt, boxes)
         default_iou[sid] = _union_iou(build_segmenter("default"), rgb, gt, boxes)
-    # Box-filling as measured in DESIGN.md section 5.
+    # Box-filling IoU on these real sets, measured once (benchmarks/results/segmenter_oracle.md).
     assert box_iou == pytest.approx(
         {
             "isaid_P0004_trailers": 0.81,

@@ -7,7 +7,7 @@
   (see :mod:`georeason.geometry`): pixels of the image as given to the model for Qwen2.5-VL
   (``"resized_px"``), 0..1000 normalised coordinates for Qwen3-VL (``"norm1000"``).
 * Verifier prompt — RemoteZero's verifier V(T(I, b), q): the context crop and the query, and a
-  yes/no question. The paper does not publish its wording; this one is ours (DESIGN §2).
+  yes/no question. The paper does not publish its wording; this one is ours.
 
 Chat messages use the transformers multimodal format (``{"type": "image"}`` placeholders), which
 the Qwen-VL chat templates and TRL's GRPOTrainer both understand.

@@ -176,7 +176,8 @@ def make_toy_model(
         "num_attention_heads": heads,
         "num_key_value_heads": heads,
         "max_position_embeddings": 4096,
-        # head_dim 32: the M-RoPE sections must sum to 16 (DESIGN §4)
+        # head_dim 32: the M-RoPE sections must sum to head_dim / 2 = 16, else the first forward
+        # fails in split_with_sizes
         "rope_parameters": {
             "rope_type": "default",
             "rope_theta": 10000.0,

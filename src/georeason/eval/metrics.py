@@ -353,7 +353,7 @@ def contour_sample_score(
 ) -> ContourScore:
     """Boundary F1@d, ASD and HD of one predicted mask against the true mask.
 
-    Definitions (RemoteReasoner's contour task; DESIGN "Contour metrics"), on the boundaries
+    Definitions (RemoteReasoner's contour task), on the boundaries
     ``Bp``, ``Bg`` of :func:`mask_boundary` and the Euclidean pixel distance ``d(x, B)`` of a
     pixel centre to the nearest pixel centre of ``B``:
 

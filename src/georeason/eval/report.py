@@ -44,7 +44,7 @@ _RR = "RemoteReasoner (2025)"
 _RZ = "RemoteZero (2026)"
 _SPLIT_NOTE = "; split not given in our notes, listed under test"
 
-#: Published numbers (DESIGN section 2).
+#: Published numbers (RemoteReasoner 2025 and RemoteZero 2026, as cited per entry).
 PUBLISHED: tuple[PublishedNumber, ...] = (
     # EarthReason, region
     PublishedNumber("earthreason", "val", "region", "Acc@0.5", 66.51, _RR),

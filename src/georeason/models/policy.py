@@ -287,7 +287,10 @@ class Policy:
             **image_size_kwargs(self.processor, self.min_pixels, self.max_pixels),
         )
         if "pixel_values" not in inputs:
-            raise RuntimeError("the processor dropped the images (no pixel_values); see DESIGN §4")
+            raise RuntimeError(
+                "the processor dropped the images (no pixel_values); use an image-only Qwen-VL "
+                "processor (georeason.models.processors)"
+            )
         original = [(im.height, im.width) for im in pil]
         resized = model_input_sizes(
             inputs["image_grid_thw"], self.processor.image_processor.patch_size

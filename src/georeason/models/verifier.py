@@ -2,7 +2,7 @@
 
 RemoteZero (arXiv 2605.04451) rewards a predicted box b by R = V(T(I, b), q) - area penalty, with
 V an MLLM's confidence that the context crop T(I, b) satisfies the query q. The paper does not say
-how V turns into a number; our documented default (DESIGN §2) is the generative-verifier reading:
+how V turns into a number; our documented default is the generative-verifier reading:
 
     confidence = P(yes) / (P(yes) + P(no))
 
@@ -186,7 +186,10 @@ class LocalVerifier:
             **image_size_kwargs(self.processor, self.min_pixels, self.max_pixels),
         )
         if "pixel_values" not in inputs:
-            raise RuntimeError("the processor dropped the images (no pixel_values); see DESIGN §4")
+            raise RuntimeError(
+                "the processor dropped the images (no pixel_values); use an image-only Qwen-VL "
+                "processor (georeason.models.processors)"
+            )
         inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(next(self.model.parameters()).dtype)
         with torch.no_grad():
