@@ -9,34 +9,46 @@ holds the same configuration (otherwise a :class:`~georeason.errors.UserInputErr
 new ``--out``). Split metrics (:func:`georeason.eval.metrics.summarize`) are computed over all
 samples of the split from ``results.jsonl`` and written to ``OUT/metrics.json``.
 
-Predictions file format (one JSON object per line)::
-
-    {"id": "...", "boxes_xyxy_px": [[x1, y1, x2, y2], ...], "masks": [COCO RLE, ...]}
-
-boxes in original-image pixels; ``masks`` (needed for the pixel and contour tasks) are OR-ed
-into one mask of the image's size. Optional ``"parse_status"``: ``"no_boxes"`` marks an
-unparsable answer (a miss). A sample without a line in the file is scored as a miss and counted
-in ``missing_predictions``.
+Predictors and the predictions file format: :mod:`georeason.eval.predictors`. A sample without
+a line in a predictions file is scored as a miss and counted in ``missing_predictions``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from georeason.errors import UserInputError
 from georeason.eval import metrics as M
 from georeason.eval.datasets import EvalDataset, EvalSample, JSONLQueries
-from georeason.geometry import as_boxes_xyxy
-from georeason.jsonl import JsonlAppender, read_jsonl, read_jsonl_numbered
-from georeason.masks import decode_rle, encode_rle
+from georeason.eval.predictors import (
+    LazyPredictor,
+    PolicyPredictor,
+    Prediction,
+    PredictionsFile,
+    Predictor,
+)
+from georeason.jsonl import JsonlAppender, read_jsonl
+from georeason.masks import encode_rle
+
+__all__ = [
+    "EvalResult",
+    "LazyPredictor",
+    "PolicyPredictor",
+    "Prediction",
+    "PredictionsFile",
+    "Predictor",
+    "ScoringOptions",
+    "evaluate",
+    "score_sample",
+    "summarize_records",
+]
 
 TASKS: tuple[str, ...] = ("region", "pixel", "contour")
 #: Metrics shown live in the progress bar, per task.
@@ -87,251 +99,6 @@ class ScoringOptions:
                 raise UserInputError(f"{name} must be one of {allowed}, got {value!r}")
         if not 0.0 < self.acc_tau <= 1.0:
             raise UserInputError(f"acc_tau must be in (0, 1], got {self.acc_tau}")
-
-
-@dataclass
-class Prediction:
-    """A model's answer for one sample, in original-image pixels.
-
-    Attributes:
-        boxes_xyxy_px: ``(N, 4)`` float64 xyxy boxes.
-        parsed: False when the answer could not be read (a miss).
-        status: parser status, ``"missing"`` for no prediction, ``"given"`` for a file.
-        mask: ``(H, W)`` bool union of the predicted masks, or None (region task).
-        text: the raw completion, if any.
-    """
-
-    boxes_xyxy_px: np.ndarray
-    parsed: bool = True
-    status: str = "ok"
-    mask: np.ndarray | None = None
-    text: str | None = None
-
-
-class Predictor(Protocol):
-    """Produces one :class:`Prediction` per sample, in order."""
-
-    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]: ...
-
-    def describe(self) -> dict[str, Any]:
-        """What identifies the predictions (written into ``run.json`` for resuming)."""
-        ...
-
-
-# --------------------------------------------------------------------------------------------
-# Predictors
-# --------------------------------------------------------------------------------------------
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class PredictionsFile:
-    """Predictions made elsewhere, read from a JSONL file (format in the module docs).
-
-    Raises:
-        UserInputError: missing file, a line that is not JSON, no ``id``, duplicate ids,
-            boxes that are not ``[[x1, y1, x2, y2], ...]``, masks that are not COCO RLE.
-    """
-
-    def __init__(self, path: str | Path, need_masks: bool = False) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise UserInputError(f"predictions file {self.path} not found")
-        self.need_masks = need_masks
-        self.records: dict[str, dict[str, Any]] = {}
-        for n, rec in read_jsonl_numbered(self.path, torn_tail="error"):
-            if "id" not in rec:
-                raise UserInputError(f'{self.path}:{n}: each line needs an "id"')
-            key = str(rec["id"])
-            if key in self.records:
-                raise UserInputError(f"{self.path}:{n}: duplicate id {key!r}")
-            rec["_line"] = n
-            self.records[key] = rec
-        self.sha256 = _file_sha256(self.path)
-        self.used: set[str] = set()
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": "predictions", "path": str(self.path.resolve()), "sha256": self.sha256}
-
-    def _boxes(self, rec: dict[str, Any]) -> np.ndarray:
-        try:
-            boxes = as_boxes_xyxy(rec.get("boxes_xyxy_px") or [])
-        except (ValueError, TypeError):
-            raise UserInputError(
-                f"{self.path}:{rec['_line']}: boxes_xyxy_px must be [[x1, y1, x2, y2], ...] "
-                "in original-image pixels"
-            ) from None
-        if not np.all(np.isfinite(boxes)):
-            raise UserInputError(f"{self.path}:{rec['_line']}: non-finite box coordinate")
-        return boxes
-
-    def _mask(self, rec: dict[str, Any], sample: EvalSample) -> np.ndarray:
-        where = f"{self.path}:{rec['_line']} (id {sample.id!r})"
-        if "masks" not in rec:
-            raise UserInputError(f'{where}: the pixel and contour tasks need "masks" (COCO RLE)')
-        hw = sample.mask.shape if sample.mask is not None else None
-        out = np.zeros(hw, dtype=bool) if hw is not None else None
-        for rle in rec["masks"] or []:
-            try:
-                m = decode_rle(rle)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise UserInputError(f"{where}: unreadable mask RLE ({exc})") from None
-            if out is None:
-                out = np.zeros(m.shape, dtype=bool)
-            if m.shape != out.shape:
-                raise UserInputError(
-                    f"{where}: mask size {m.shape} differs from the ground truth {out.shape}"
-                )
-            out |= m
-        return out if out is not None else np.zeros((0, 0), dtype=bool)
-
-    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
-        out = []
-        for s in samples:
-            rec = self.records.get(s.id)
-            if rec is None:
-                empty = np.zeros_like(s.mask) if s.mask is not None else None
-                out.append(Prediction(as_boxes_xyxy([]), False, "missing", empty))
-                continue
-            self.used.add(s.id)
-            status = str(rec.get("parse_status", "given"))
-            parsed = status != "no_boxes"
-            mask = self._mask(rec, s) if self.need_masks else None
-            out.append(Prediction(self._boxes(rec), parsed, status, mask, rec.get("text")))
-        return out
-
-
-class PolicyPredictor:
-    """The model mode: policy boxes (batched generation), then a segmenter for masks.
-
-    Args:
-        policy: a :class:`georeason.models.policy.Policy`.
-        segmenter: a segmenter (:func:`georeason.models.segmenters.build_segmenter`) or None for
-            the region task; the masks of all boxes are OR-ed (RemoteReasoner's workflow).
-        max_new_tokens: generation budget.
-        batch_size: pairs per ``generate`` call.
-        describe_extra: extra configuration recorded in ``run.json`` (segmenter name, ...).
-        samples: 1 = greedy; N > 1 = test-time verification (:func:`georeason.bestofn.best_of_n`:
-            N sampled answers, the one with the highest verification reward is scored).
-        verifier: the verifier for ``samples > 1`` (None: the policy's own model).
-        temperature: sampling temperature for ``samples > 1``.
-    """
-
-    def __init__(
-        self,
-        policy: Any,
-        segmenter: Any | None = None,
-        max_new_tokens: int = 512,
-        batch_size: int = 4,
-        describe_extra: dict[str, Any] | None = None,
-        samples: int = 1,
-        verifier: Any | None = None,
-        temperature: float = 0.9,
-    ) -> None:
-        self.policy = policy
-        self.samples, self.verifier, self.temperature = int(samples), verifier, float(temperature)
-        self.segmenter = segmenter
-        self.max_new_tokens = max_new_tokens
-        self.batch_size = batch_size
-        self.extra = describe_extra or {}
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "kind": "model",
-            "model": getattr(self.policy, "model_name", ""),
-            "weights": getattr(self.policy, "weights", None),
-            "segmenter": getattr(self.segmenter, "name", None),
-            "max_new_tokens": self.max_new_tokens,
-            "max_pixels": getattr(self.policy, "max_pixels", None),
-            **self.extra,
-        }
-
-    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
-        from georeason.io import read_image
-        from georeason.masks import union_of_masks
-
-        images = [read_image(s.image_path) for s in samples]
-        queries = [s.query for s in samples]
-        if self.samples > 1:
-            from georeason.bestofn import best_of_n
-            from georeason.models.verifier import LocalVerifier
-
-            if self.verifier is None:
-                self.verifier = LocalVerifier(self.policy.model, self.policy.processor)
-            picked = best_of_n(
-                self.policy,
-                self.verifier,
-                images,
-                queries,
-                n=self.samples,
-                temperature=self.temperature,
-                max_new_tokens=self.max_new_tokens,
-                batch_size=self.batch_size,
-            )
-            locs = [b.best for b in picked]
-        else:
-            locs = self.policy.locate(
-                images,
-                queries,
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                batch_size=self.batch_size,
-            )
-        out = []
-        for img, loc in zip(images, locs, strict=True):
-            mask = None
-            if self.segmenter is not None:
-                masks = (
-                    self.segmenter.segment(img.rgb, loc.boxes_xyxy_px)
-                    if len(loc.boxes_xyxy_px)
-                    else []
-                )
-                mask = union_of_masks(masks, img.height, img.width)
-            out.append(
-                Prediction(loc.boxes_xyxy_px, loc.parse.parsed, loc.parse.status, mask, loc.text)
-            )
-        return out
-
-
-class LazyPredictor:
-    """A predictor built on the first :meth:`predict` call (ours).
-
-    ``georeason eval --model`` uses it so that a finished evaluation is re-reported without
-    loading the model: :meth:`describe` (recorded in ``run.json``) needs no model.
-
-    Args:
-        build: zero-argument callable returning the real predictor (e.g. loads the policy).
-        description: what :meth:`describe` returns (must not depend on the loaded model).
-    """
-
-    def __init__(self, build: Callable[[], Any], description: dict[str, Any]) -> None:
-        self._build = build
-        self._description = dict(description)
-        self._predictor: Any | None = None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the real predictor was built."""
-        return self._predictor is not None
-
-    def describe(self) -> dict[str, Any]:
-        return dict(self._description)
-
-    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
-        if self._predictor is None:
-            self._predictor = self._build()
-        return self._predictor.predict(samples)
-
-
-# --------------------------------------------------------------------------------------------
-# Scoring
-# --------------------------------------------------------------------------------------------
 
 
 def score_sample(
@@ -472,6 +239,79 @@ def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None
     run_path.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
 
 
+def _dataset_for_task(dataset: EvalDataset, task: str) -> tuple[EvalDataset, dict[str, int]]:
+    """The samples the task can score (masks for pixel/contour) and the skipped count.
+
+    Raises:
+        UserInputError: the task needs masks and the dataset has none.
+    """
+    counts = {"skipped_no_gt_mask": 0}
+    if task in ("pixel", "contour"):
+        if isinstance(dataset, JSONLQueries):
+            n_all = len(dataset)
+            dataset = dataset.with_masks_only()
+            counts["skipped_no_gt_mask"] = n_all - len(dataset)
+        if not dataset.has_masks or len(dataset) == 0:
+            raise UserInputError(
+                f"dataset {dataset.name!r} has no ground-truth masks; the {task} task needs "
+                "masks (use --task region)"
+            )
+    return dataset, counts
+
+
+def _score_pending(
+    dataset: EvalDataset,
+    predictor: Predictor,
+    task: str,
+    options: ScoringOptions,
+    pending: list[int],
+    done: dict[str, dict[str, Any]],
+    results_path: Path,
+    batch_size: int,
+    n: int,
+    progress: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> int:
+    """Predict and score the pending samples in batches, appending each record to
+    ``results_path`` (flushed) and to ``done``; returns how many were scored."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, initial=len(done), desc=f"eval {dataset.name}/{task}", unit="sample")
+    finished = list(done.values())
+    scored = 0
+    with JsonlAppender(results_path, fsync=True) as f:
+        for start in range(0, len(pending), batch_size):
+            batch = [dataset[i] for i in pending[start : start + batch_size]]
+            preds = predictor.predict(batch)
+            for sample, pred in zip(batch, preds, strict=True):
+                rec = score_sample(sample, pred, task, options)
+                f.write(rec)
+                finished.append(rec)
+                done[rec["id"]] = rec
+                scored += 1
+                if on_record is not None:
+                    on_record(rec)
+            if bar is not None:
+                bar.update(len(batch))
+                running = summarize_records(finished, task, options)
+                shown = _RUNNING_KEYS[task]
+                bar.set_postfix({k: f"{running[k]:.2f}" for k in shown if k in running})
+    if bar is not None:
+        bar.close()
+    return scored
+
+
+def _outcome_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "missing_predictions": sum(r["status"] == "missing" for r in records),
+        "unparsable": sum(not r["parsed"] and r["status"] != "missing" for r in records),
+        "empty_predictions": sum(r["parsed"] and r["n_pred_boxes"] == 0 for r in records),
+        "no_target_samples": sum(r["n_gt_boxes"] == 0 for r in records),
+    }
+
+
 def evaluate(
     dataset: EvalDataset,
     predictor: Predictor,
@@ -511,19 +351,9 @@ def evaluate(
     options.validate()
     if task not in TASKS:
         raise UserInputError(f"task must be one of {TASKS}, got {task!r}")
-    counts = {"skipped_no_gt_mask": 0}
-    if task in ("pixel", "contour"):
-        if isinstance(dataset, JSONLQueries):
-            n_all = len(dataset)
-            dataset = dataset.with_masks_only()
-            counts["skipped_no_gt_mask"] = n_all - len(dataset)
-        if not dataset.has_masks or len(dataset) == 0:
-            raise UserInputError(
-                f"dataset {dataset.name!r} has no ground-truth masks; the {task} task needs "
-                "masks (use --task region)"
-            )
     if batch_size <= 0:
         raise UserInputError(f"batch size must be positive, got {batch_size}")
+    dataset, counts = _dataset_for_task(dataset, task)
     if isinstance(predictor, PredictionsFile) and task in ("pixel", "contour"):
         predictor.need_masks = True
     n = len(dataset) if limit is None else min(limit, len(dataset))
@@ -545,39 +375,22 @@ def evaluate(
     done = {k: v for k, v in _read_results(results_path).items() if k in wanted}
     pending = [i for i, sid in enumerate(ids) if sid not in done]
     counts.update(samples=n, resumed=len(done), scored=0)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, initial=len(done), desc=f"eval {dataset.name}/{task}", unit="sample")
-    finished = list(done.values())
-    with JsonlAppender(results_path, fsync=True) as f:
-        for start in range(0, len(pending), batch_size):
-            batch = [dataset[i] for i in pending[start : start + batch_size]]
-            preds = predictor.predict(batch)
-            for sample, pred in zip(batch, preds, strict=True):
-                rec = score_sample(sample, pred, task, options)
-                f.write(rec)
-                finished.append(rec)
-                done[rec["id"]] = rec
-                counts["scored"] += 1
-                if on_record is not None:
-                    on_record(rec)
-            if bar is not None:
-                bar.update(len(batch))
-                running = summarize_records(finished, task, options)
-                shown = _RUNNING_KEYS[task]
-                bar.set_postfix({k: f"{running[k]:.2f}" for k in shown if k in running})
-    if bar is not None:
-        bar.close()
-
+    counts["scored"] = _score_pending(
+        dataset,
+        predictor,
+        task,
+        options,
+        pending,
+        done,
+        results_path,
+        batch_size,
+        n,
+        progress,
+        on_record,
+    )
     records = [done[sid] for sid in ids]
     metrics = summarize_records(records, task, options)
-    counts["missing_predictions"] = sum(r["status"] == "missing" for r in records)
-    counts["unparsable"] = sum(not r["parsed"] and r["status"] != "missing" for r in records)
-    counts["empty_predictions"] = sum(r["parsed"] and r["n_pred_boxes"] == 0 for r in records)
-    counts["no_target_samples"] = sum(r["n_gt_boxes"] == 0 for r in records)
+    counts.update(_outcome_counts(records))
     if isinstance(predictor, PredictionsFile):
         counts["unused_predictions"] = len(set(predictor.records) - set(ids))
     doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
