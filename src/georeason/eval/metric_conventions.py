@@ -1,0 +1,29 @@
+"""Constants and option names shared by the metric modules (a leaf module)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+
+#: IoU of an empty-union sample under each published convention (see module docs).
+EMPTY_TARGET_CONVENTIONS: dict[str, float] = {"segearth": 1.0, "remotesam": 0.0}
+#: IoU thresholds of ``Pr@tau`` (SegEarth-R1 ``eval.py``; the referring-segmentation standard).
+PR_THRESHOLDS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+#: Boundary tolerances of ``F1@d`` in pixels (RemoteReasoner, contour task).
+F1_TOLERANCES_PX: tuple[int, ...] = (1, 3)
+#: Side of SegEarth-R1's scoring canvas (``RS_val_dataset.preprocess_mask``).
+SEGEARTH_SIZE = 1024
+
+Protocol = Literal["native", "segearth1024"]
+PROTOCOLS: tuple[str, ...] = ("native", "segearth1024")
+BoxMode = Literal["matched", "union"]
+BOX_MODES: tuple[str, ...] = ("matched", "union")
+ContourEmptyPolicy = Literal["diagonal", "skip"]
+CONTOUR_EMPTY_POLICIES: tuple[str, ...] = ("diagonal", "skip")
+DistanceMethod = Literal["edt", "kdtree"]
+DISTANCE_METHODS: tuple[str, ...] = ("edt", "kdtree")
+
+# 4-connected structuring element: a target pixel is on the boundary iff one of its 4 neighbours
+# is background (outside the image counts as background).
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
