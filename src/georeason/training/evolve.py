@@ -6,7 +6,7 @@ GRPO against the Generate-Crop-Verify reward whose verifier V is the policy of r
 
 Rounds ``0 .. N-1`` of one run live in ``OUTPUT_DIR/round-00``, ``round-01``, ... Each is an
 ordinary ``georeason train`` run folder (checkpoints, logs, final LoRA adapter) plus
-``manifest.json`` (:data:`MANIFEST_FILE`).
+``manifest.json`` (:mod:`georeason.training.round_manifest`).
 
 * Round 0's verifier is the config's ``verifier`` section: an external model (``local`` or
   ``http``: distillation; the paper's 65.05 Acc@0.5) or the initial policy (``initial_policy``:
@@ -36,11 +36,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as _dt
-import gc
-import hashlib
-import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,20 +44,23 @@ from typing import Any
 
 from georeason.errors import UserInputError
 from georeason.training.config import TrainConfig, config_from_dict, read_yaml_with_overrides
+from georeason.training.round_manifest import (
+    config_hash,
+    data_hash,
+    now_utc,
+    read_manifest,
+    reward_summary,
+    write_manifest,
+)
+from georeason.training.round_probe import (
+    evaluate_round,
+    free_memory,
+    probe_scores,
+)
 
-MANIFEST_FILE = "manifest.json"
 ROUND_PREFIX = "round-"
 POLICY_INITS = ("previous", "base")
 CARRIES = ("adapter", "merge")
-#: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
-#: (ours: fixed, label-free crops on which successive verifiers are compared).
-PROBE_BOXES: tuple[tuple[float, float, float, float], ...] = (
-    (0.0, 0.0, 0.5, 0.5),
-    (0.5, 0.0, 1.0, 0.5),
-    (0.0, 0.5, 0.5, 1.0),
-    (0.5, 0.5, 1.0, 1.0),
-    (0.25, 0.25, 0.75, 0.75),
-)
 
 
 @dataclass
@@ -97,8 +95,9 @@ class EvolveSettings:
         carry: ``"adapter"`` (default) or ``"merge"`` (see the module docstring).
         shared_verifier: score with the policy's own base weights when the verifier is that
             base plus an adapter or the bare base (default True; False loads a separate copy).
-        probe_records: training records whose fixed crops (:data:`PROBE_BOXES`) each round's
-            verifier scores, for the agreement with the previous round (ours: 4; 0 = off).
+        probe_records: training records whose fixed crops
+            (:data:`georeason.training.round_probe.PROBE_BOXES`) each round's verifier scores,
+            for the agreement with the previous round (ours: 4; 0 = off).
         eval: per-round evaluation (:class:`EvalSettings`), or None.
     """
 
@@ -254,205 +253,6 @@ def round_config(config: EvolveConfig, index: int) -> tuple[TrainConfig, dict[st
 # --- hashing, manifests -------------------------------------------------------------------------
 
 
-def config_hash(cfg: TrainConfig, run_dir: str | Path) -> str:
-    """sha256 of a round's training config (the run folder written as ``<run>``)."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True).replace(str(Path(run_dir)), "<run>")
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def data_hash(cfg: TrainConfig) -> str:
-    """sha256 of the training records (canonical JSON) and each image file's byte size (ours:
-    the pixels are not read; a replaced image of another size changes the hash).
-
-    Raises:
-        UserInputError, FileNotFoundError: as :func:`georeason.training.data.read_records`.
-    """
-    from georeason.training.data import read_records
-
-    records, root = read_records(cfg.data)
-    h = hashlib.sha256()
-    for rec in records:
-        h.update(json.dumps(rec, sort_keys=True, default=str).encode())
-        image = Path(str(rec["image"])).expanduser()
-        image = image if image.is_absolute() else root / image
-        h.update(str(image.stat().st_size if image.is_file() else -1).encode())
-    return h.hexdigest()
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def read_manifest(folder: str | Path) -> dict[str, Any] | None:
-    """A round folder's manifest, or None if it has none."""
-    path = Path(folder) / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_manifest(folder: str | Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically (temporary file + rename)."""
-    path = Path(folder) / MANIFEST_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def reward_summary(train_log: str | Path) -> dict[str, Any]:
-    """Per-round summary of ``train_log.jsonl`` (the last record of each step counts: a step
-    logged again after a resume replaces the earlier one).
-
-    Returns:
-        ``steps`` and, for ``reward``, ``verifier_confidence``, ``box_area_ratio`` and
-        ``parse_failure_rate``: ``<key>_first``, ``<key>_last``, ``<key>_mean`` (None if never
-        logged); ``reward`` is TRL's weighted reward sum (format + verification).
-    """
-    from georeason.training.logs import read_jsonl
-
-    by_step: dict[int, dict[str, Any]] = {}
-    for rec in read_jsonl(train_log):
-        if "reward" in rec:
-            by_step[int(rec["step"])] = rec
-    steps = [by_step[s] for s in sorted(by_step)]
-    out: dict[str, Any] = {"steps": len(steps)}
-    for key in ("reward", "verifier_confidence", "box_area_ratio", "parse_failure_rate"):
-        values = [float(r[key]) for r in steps if r.get(key) is not None]
-        out[f"{key}_first"] = values[0] if values else None
-        out[f"{key}_last"] = values[-1] if values else None
-        out[f"{key}_mean"] = sum(values) / len(values) if values else None
-    return out
-
-
-# --- probe set and per-round evaluation ---------------------------------------------------------
-
-
-def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
-    """The fixed probe set: for the first ``n_records`` training records, the context crops
-    (``verifier.margin_ratio``) of :data:`PROBE_BOXES`, each with the record's query.
-
-    Returns:
-        ``(crops, queries)``: RGB PIL images and strings, ``n_records * 5`` of each.
-    """
-    from georeason.io import read_image
-    from georeason.rewards import crop_for_verifier
-    from georeason.training.data import read_records
-
-    records, root = read_records(cfg.data)
-    crops, queries = [], []
-    for rec in records[:n_records]:
-        path = Path(str(rec["image"])).expanduser()
-        image = read_image(path if path.is_absolute() else root / path).pil()
-        w, h = image.size
-        for fx1, fy1, fx2, fy2 in PROBE_BOXES:
-            box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
-            crops.append(crop_for_verifier(image, box, cfg.verifier.margin_ratio))
-            queries.append(str(rec["query"]))
-    return crops, queries
-
-
-def standalone_verifier(cfg: TrainConfig):
-    """The round's verifier as a separate object (for the probe): ``shared_base`` is loaded as
-    ``LocalVerifier.from_pretrained(model, adapter)`` (same scores, tested), the other kinds
-    via :func:`georeason.training.trainer.build_verifier`."""
-    from georeason.models.spec import resolve_model
-    from georeason.models.verifier import LocalVerifier
-    from georeason.training.trainer import _device_for_verifier, build_verifier
-
-    vc = cfg.verifier
-    if vc.kind != "shared_base":
-        return build_verifier(cfg, resolve_model(cfg.model))
-    return LocalVerifier.from_pretrained(
-        resolve_model(cfg.model),
-        adapter=vc.adapter,
-        max_pixels=vc.max_pixels,
-        batch_size=vc.batch_size,
-        device=_device_for_verifier(cfg),
-        dtype=cfg.dtype,
-    )
-
-
-def _free_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def probe_scores(cfg: TrainConfig, n_records: int) -> list[float]:
-    """The round's verifier's confidences on the probe set (empty if ``n_records`` is 0)."""
-    if n_records <= 0:
-        return []
-    crops, queries = probe_pairs(cfg, n_records)
-    verifier = standalone_verifier(cfg)
-    try:
-        return [float(s) for s in verifier.score(crops, queries)]
-    finally:
-        del verifier
-        _free_memory()
-
-
-def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) -> dict[str, Any]:
-    """Acc@0.5 and gIoU (percent, :mod:`georeason.eval.metrics`) of the round's policy
-    (``cfg.model`` + ``adapter_dir``) on the labelled set, region task, greedy decoding.
-    Results go to ``ROUND/eval/`` (resumable like ``georeason eval``).
-
-    Returns:
-        ``{"dataset", "n_samples", "Acc@0.5", "gIoU"}``.
-    """
-    from georeason.eval.datasets import build_dataset
-    from georeason.eval.runner import PolicyPredictor, evaluate
-    from georeason.models.policy import Policy
-    from georeason.models.spec import resolve_model
-
-    root = settings.root
-    if root is None:
-        if settings.dataset != "jsonl":
-            raise UserInputError(f"evolve.eval.root is required for dataset {settings.dataset}")
-        from georeason.data import SAMPLES_DIR
-
-        root = str(SAMPLES_DIR)
-    dataset = build_dataset(settings.dataset, root, settings.split)
-    policy = Policy.from_pretrained(
-        resolve_model(cfg.model),
-        adapter=adapter_dir,
-        max_pixels=cfg.max_pixels,
-        dtype=cfg.dtype,
-        prompt_template=cfg.prompt_template,
-    )
-    try:
-        predictor = PolicyPredictor(
-            policy,
-            None,
-            settings.max_new_tokens,
-            settings.batch_size,
-            {"adapter": str(adapter_dir)},
-        )
-        result = evaluate(
-            dataset,
-            predictor,
-            "region",
-            adapter_dir / "eval",
-            batch_size=settings.batch_size,
-            limit=settings.limit,
-            progress=False,
-        )
-    finally:
-        del policy
-        _free_memory()
-    return {
-        "dataset": settings.dataset,
-        "n_samples": result.counts["samples"],
-        "Acc@0.5": result.metrics.get("Acc@0.5"),
-        "gIoU": result.metrics.get("gIoU"),
-    }
-
-
-# --- progress -----------------------------------------------------------------------------------
-
-
 def _progress_callback(index: int, rounds: int, stream: Any):
     from transformers import TrainerCallback
 
@@ -477,20 +277,101 @@ def _progress_callback(index: int, rounds: int, stream: Any):
     return EvolveProgress()
 
 
-def _is_main() -> bool:
-    return os.environ.get("RANK", "0") == "0"
+def _state():  # -> accelerate.PartialState
+    """The process group (one process without ``accelerate launch``)."""
+    from accelerate import PartialState
 
-
-def _barrier() -> None:
-    try:
-        import torch.distributed as dist
-    except ImportError:  # pragma: no cover
-        return
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+    return PartialState()
 
 
 # --- the loop -----------------------------------------------------------------------------------
+
+
+def _open_round(
+    config: EvolveConfig, cfg: TrainConfig, index: int, verifier_info: dict, data_sha: str
+) -> dict[str, Any]:
+    """The round's manifest: the finished or started one on disk, or a new one.
+
+    Raises:
+        UserInputError: the folder holds a round of another configuration or data.
+    """
+    folder = Path(cfg.output_dir)
+    cfg_sha = config_hash(cfg, config.run_dir)
+    manifest = read_manifest(folder)
+    if manifest is not None and manifest.get("config_sha256") != cfg_sha:
+        raise UserInputError(
+            f"{folder} holds a round trained with a different configuration (config hash "
+            f"{manifest.get('config_sha256', '?')[:12]} != {cfg_sha[:12]}); a round is never "
+            "overwritten: use a new output_dir"
+        )
+    if manifest is not None and manifest.get("status") == "finished":
+        return manifest
+    if manifest is None:
+        manifest = {
+            "round": index,
+            "status": "started",
+            "verifier": verifier_info,
+            "policy": {"model": cfg.model, "init_adapter": cfg.init_adapter},
+            "policy_init": config.evolve.policy_init,
+            "carry": config.evolve.carry,
+            "config_sha256": cfg_sha,
+            "data_sha256": data_sha,
+            "started_at": now_utc(),
+            "resumed_at": [],
+            "config": cfg.to_dict(),
+        }
+    else:
+        manifest["resumed_at"] = [*manifest.get("resumed_at", []), now_utc()]
+    if manifest.get("data_sha256") != data_sha:
+        raise UserInputError(f"the training data changed since {folder} was started")
+    return manifest
+
+
+def _run_round(
+    config: EvolveConfig,
+    cfg: TrainConfig,
+    index: int,
+    n_rounds: int,
+    verifier_info: dict,
+    manifest: dict[str, Any],
+    stream: Any,
+    train_fn: Callable[..., Any],
+) -> None:
+    """Probe the verifier, train (or resume) the round, summarise and evaluate it; the main
+    process writes the manifest after each step, the others wait."""
+    folder, state = Path(cfg.output_dir), _state()
+    if state.is_main_process:
+        write_manifest(folder, manifest)
+        if "verifier_probe" not in manifest:
+            manifest["verifier_probe"] = probe_scores(cfg, config.evolve.probe_records)
+            write_manifest(folder, manifest)
+    state.wait_for_everyone()
+    shared = ", shared base" if verifier_info["shared"] else ""
+    print(
+        f"[evolve] round {index + 1}/{n_rounds}: verifier = {verifier_info['source']} "
+        f"({verifier_info['kind']}{shared})",
+        file=stream,
+        flush=True,
+    )
+    if manifest.get("status") != "trained":
+        result = train_fn(cfg, callbacks=[_progress_callback(index, n_rounds, stream)])
+        manifest.update(
+            status="trained",
+            global_step=int(result.global_step),
+            resumed_from=result.resumed_from,
+            adapter_dir=str(result.adapter_dir),
+            merged_dir=str(result.merged_dir) if result.merged_dir else None,
+        )
+        if state.is_main_process:
+            write_manifest(folder, manifest)
+        free_memory()
+    if state.is_main_process:
+        manifest["reward_summary"] = reward_summary(folder / "train_log.jsonl")
+        if config.evolve.eval is not None:
+            manifest["eval"] = evaluate_round(cfg, folder, config.evolve.eval)
+        manifest.update(status="finished", ended_at=now_utc())
+        write_manifest(folder, manifest)
+    state.wait_for_everyone()
 
 
 def evolve(
@@ -530,71 +411,16 @@ def evolve(
     data_sha = data_hash(config.train)
     for index in range(n_rounds):
         cfg, verifier_info = round_config(config, index)
+        manifest = _open_round(config, cfg, index, verifier_info, data_sha)
         folder = Path(cfg.output_dir)
-        cfg_sha = config_hash(cfg, run_dir)
-        manifest = read_manifest(folder)
-        if manifest is not None and manifest.get("config_sha256") != cfg_sha:
-            raise UserInputError(
-                f"{folder} holds a round trained with a different configuration (config hash "
-                f"{manifest.get('config_sha256', '?')[:12]} != {cfg_sha[:12]}); a round is never "
-                "overwritten: use a new output_dir"
-            )
-        if manifest is not None and manifest.get("status") == "finished":
+        if manifest.get("status") == "finished":
             print(f"[evolve] round {index + 1}/{n_rounds}: finished earlier, kept", file=stream)
             results.append(RoundResult(index, folder, manifest, skipped=True))
             continue
-        if manifest is None:
-            manifest = {
-                "round": index,
-                "status": "started",
-                "verifier": verifier_info,
-                "policy": {"model": cfg.model, "init_adapter": cfg.init_adapter},
-                "policy_init": config.evolve.policy_init,
-                "carry": config.evolve.carry,
-                "config_sha256": cfg_sha,
-                "data_sha256": data_sha,
-                "started_at": _now(),
-                "resumed_at": [],
-                "config": cfg.to_dict(),
-            }
-        else:
-            manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
-        if manifest.get("data_sha256") != data_sha:
-            raise UserInputError(f"the training data changed since {folder} was started")
-        if _is_main():
-            write_manifest(folder, manifest)
-            if "verifier_probe" not in manifest:
-                manifest["verifier_probe"] = probe_scores(cfg, config.evolve.probe_records)
-                write_manifest(folder, manifest)
-        _barrier()
-        print(
-            f"[evolve] round {index + 1}/{n_rounds}: verifier = {verifier_info['source']} "
-            f"({verifier_info['kind']}{', shared base' if verifier_info['shared'] else ''})",
-            file=stream,
-            flush=True,
-        )
-        if manifest.get("status") != "trained":
-            result = train_fn(cfg, callbacks=[_progress_callback(index, n_rounds, stream)])
-            manifest.update(
-                status="trained",
-                global_step=int(result.global_step),
-                resumed_from=result.resumed_from,
-                adapter_dir=str(result.adapter_dir),
-                merged_dir=str(result.merged_dir) if result.merged_dir else None,
-            )
-            if _is_main():
-                write_manifest(folder, manifest)
-            _free_memory()
-        if _is_main():
-            manifest["reward_summary"] = reward_summary(folder / "train_log.jsonl")
-            if config.evolve.eval is not None:
-                manifest["eval"] = evaluate_round(cfg, folder, config.evolve.eval)
-            manifest.update(status="finished", ended_at=_now())
-            write_manifest(folder, manifest)
-        _barrier()
+        _run_round(config, cfg, index, n_rounds, verifier_info, manifest, stream, train_fn)
         manifest = read_manifest(folder) or manifest
         results.append(RoundResult(index, folder, manifest, skipped=False))
     report = None
-    if _is_main():
+    if _state().is_main_process:
         report = write_evolve_report(run_dir, [r.manifest for r in results])
     return EvolveResult(run_dir, results, report)

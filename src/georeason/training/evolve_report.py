@@ -5,7 +5,7 @@ Per round (from each round's ``manifest.json`` and ``train_log.jsonl``):
 * reward curves per step (``reward_curves.png``: TRL's weighted reward and the verifier's mean
   confidence on the policy's boxes), one line per round;
 * verifier agreement with the previous round: the verifiers of rounds t and t-1 scored the same
-  fixed probe crops (:data:`georeason.training.evolve.PROBE_BOXES`); we report the share of
+  fixed probe crops (:data:`georeason.training.round_probe.PROBE_BOXES`); we report the share of
   crops on which both make the same yes/no decision (confidence >= 0.5), the mean absolute
   difference and Pearson's r;
 * the box area ratio trend (``box_area_ratio.png``): mean box area / image area per step. A rising

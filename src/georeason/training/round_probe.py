@@ -1,0 +1,149 @@
+"""Measurements after a self-evolution round: the verifier's scores on fixed probe crops and
+the policy's Acc@0.5 / gIoU on a labelled set."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from georeason.errors import UserInputError
+from georeason.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from georeason.training.evolve import EvalSettings
+
+#: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
+#: (ours: fixed, label-free crops on which successive verifiers are compared).
+PROBE_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (0.0, 0.0, 0.5, 0.5),
+    (0.5, 0.0, 1.0, 0.5),
+    (0.0, 0.5, 0.5, 1.0),
+    (0.5, 0.5, 1.0, 1.0),
+    (0.25, 0.25, 0.75, 0.75),
+)
+
+
+def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
+    """The fixed probe set: for the first ``n_records`` training records, the context crops
+    (``verifier.margin_ratio``) of :data:`PROBE_BOXES`, each with the record's query.
+
+    Returns:
+        ``(crops, queries)``: RGB PIL images and strings, ``n_records * 5`` of each.
+    """
+    from georeason.io import read_image
+    from georeason.rewards import crop_for_verifier
+    from georeason.training.data import read_records
+
+    records, root = read_records(cfg.data)
+    crops, queries = [], []
+    for rec in records[:n_records]:
+        path = Path(str(rec["image"])).expanduser()
+        image = read_image(path if path.is_absolute() else root / path).pil()
+        w, h = image.size
+        for fx1, fy1, fx2, fy2 in PROBE_BOXES:
+            box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
+            crops.append(crop_for_verifier(image, box, cfg.verifier.margin_ratio))
+            queries.append(str(rec["query"]))
+    return crops, queries
+
+
+def standalone_verifier(cfg: TrainConfig):
+    """The round's verifier as a separate object (for the probe): ``shared_base`` is loaded as
+    ``LocalVerifier.from_pretrained(model, adapter)`` (same scores, tested), the other kinds
+    via :func:`georeason.training.trainer.build_verifier`."""
+    from georeason.models.spec import resolve_model
+    from georeason.models.verifier import LocalVerifier
+    from georeason.training.trainer import _device_for_verifier, build_verifier
+
+    vc = cfg.verifier
+    if vc.kind != "shared_base":
+        return build_verifier(cfg, resolve_model(cfg.model))
+    return LocalVerifier.from_pretrained(
+        resolve_model(cfg.model),
+        adapter=vc.adapter,
+        max_pixels=vc.max_pixels,
+        batch_size=vc.batch_size,
+        device=_device_for_verifier(cfg),
+        dtype=cfg.dtype,
+    )
+
+
+def free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def probe_scores(cfg: TrainConfig, n_records: int) -> list[float]:
+    """The round's verifier's confidences on the probe set (empty if ``n_records`` is 0)."""
+    if n_records <= 0:
+        return []
+    crops, queries = probe_pairs(cfg, n_records)
+    verifier = standalone_verifier(cfg)
+    try:
+        return [float(s) for s in verifier.score(crops, queries)]
+    finally:
+        del verifier
+        free_memory()
+
+
+def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) -> dict[str, Any]:
+    """Acc@0.5 and gIoU (percent, :mod:`georeason.eval.metrics`) of the round's policy
+    (``cfg.model`` + ``adapter_dir``) on the labelled set, region task, greedy decoding.
+    Results go to ``ROUND/eval/`` (resumable like ``georeason eval``).
+
+    Returns:
+        ``{"dataset", "n_samples", "Acc@0.5", "gIoU"}``.
+    """
+    from georeason.eval.datasets import build_dataset
+    from georeason.eval.runner import PolicyPredictor, evaluate
+    from georeason.models.policy import Policy
+    from georeason.models.spec import resolve_model
+
+    root = settings.root
+    if root is None:
+        if settings.dataset != "jsonl":
+            raise UserInputError(f"evolve.eval.root is required for dataset {settings.dataset}")
+        from georeason.data import SAMPLES_DIR
+
+        root = str(SAMPLES_DIR)
+    dataset = build_dataset(settings.dataset, root, settings.split)
+    policy = Policy.from_pretrained(
+        resolve_model(cfg.model),
+        adapter=adapter_dir,
+        max_pixels=cfg.max_pixels,
+        dtype=cfg.dtype,
+        prompt_template=cfg.prompt_template,
+    )
+    try:
+        predictor = PolicyPredictor(
+            policy,
+            None,
+            settings.max_new_tokens,
+            settings.batch_size,
+            {"adapter": str(adapter_dir)},
+        )
+        result = evaluate(
+            dataset,
+            predictor,
+            "region",
+            adapter_dir / "eval",
+            batch_size=settings.batch_size,
+            limit=settings.limit,
+            progress=False,
+        )
+    finally:
+        del policy
+        free_memory()
+    return {
+        "dataset": settings.dataset,
+        "n_samples": result.counts["samples"],
+        "Acc@0.5": result.metrics.get("Acc@0.5"),
+        "gIoU": result.metrics.get("gIoU"),
+    }
+
+
+# --- progress -----------------------------------------------------------------------------------
