@@ -266,3 +266,16 @@ def test_rewards_are_picklable():
     for reward in (IoUReward(NORM), CountReward(), VerificationReward(BrightnessVerifier())):
         clone = pickle.loads(pickle.dumps(reward))
         assert clone.__name__ == reward.__name__
+
+
+def test_frame_spec_uses_transformers_smart_resize_and_refuses_extreme_aspect():
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+    from georeason.errors import UserInputError
+    from georeason.rewards import FrameSpec
+
+    spec = FrameSpec("resized_px", min_pixels=3136, max_pixels=802_816, factor=28)
+    for hw in [(800, 800), (1, 150), (3000, 4000), (57, 333)]:
+        assert spec.model_input_hw(hw) == smart_resize(*hw, 28, 3136, 802_816)
+    with pytest.raises(UserInputError, match="10 x 2500 px|2500 x 10 px"):
+        spec.model_input_hw((2500, 10))

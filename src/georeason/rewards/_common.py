@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from georeason.errors import UserInputError
 from georeason.geometry import MODEL_FRAMES
 from georeason.models.policy import Localization, localization_from_text
 
@@ -89,6 +90,10 @@ def column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
     return values
 
 
+#: Largest aspect ratio Qwen-VL's ``smart_resize`` accepts (its own check, 200:1).
+MAX_ASPECT_RATIO = 200
+
+
 @dataclass(frozen=True)
 class FrameSpec:
     """How the policy's processor resized the image, to map answer boxes back to original pixels.
@@ -116,23 +121,29 @@ class FrameSpec:
             raise ValueError(f"invalid pixel budget in {self}")
 
     def model_input_hw(self, original_hw: tuple[int, int]) -> tuple[int, int]:
-        """``(height, width)`` of the model input for an original image (Qwen-VL ``smart_resize``).
+        """``(height, width)`` of the model input for an original image: transformers' own
+        ``smart_resize`` (``transformers.models.qwen2_vl.image_processing_pil_qwen2_vl``), the
+        function the Qwen-VL processors call.
 
-        Same arithmetic as ``smart_resize`` in
-        ``transformers.models.qwen2_vl.image_processing_pil_qwen2_vl``.
+        Raises:
+            georeason.errors.UserInputError: an aspect ratio above :data:`MAX_ASPECT_RATIO`
+                (Qwen-VL's limit), with the image size instead of a traceback.
         """
-        height, width = original_hw
-        f = self.factor
-        h_bar = round(height / f) * f
-        w_bar = round(width / f) * f
-        if h_bar * w_bar > self.max_pixels:
-            beta = math.sqrt((height * width) / self.max_pixels)
-            h_bar = max(f, math.floor(height / beta / f) * f)
-            w_bar = max(f, math.floor(width / beta / f) * f)
-        elif h_bar * w_bar < self.min_pixels:
-            beta = math.sqrt(self.min_pixels / (height * width))
-            h_bar = math.ceil(height * beta / f) * f
-            w_bar = math.ceil(width * beta / f) * f
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+        height, width = int(original_hw[0]), int(original_hw[1])
+        if min(height, width) < 1 or max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+            raise UserInputError(
+                f"an image of {width} x {height} px has an aspect ratio above "
+                f"{MAX_ASPECT_RATIO}:1, which Qwen-VL models cannot take; crop or tile it first"
+            )
+        h_bar, w_bar = smart_resize(
+            height,
+            width,
+            factor=self.factor,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+        )
         return int(h_bar), int(w_bar)
 
     def localize(self, completion: Any, original_hw: tuple[int, int]) -> Localization:
