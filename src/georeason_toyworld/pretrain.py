@@ -33,7 +33,6 @@ answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -478,13 +477,10 @@ def pretrain(
     lm = load_model_and_processor(model_dir, max_pixels=TOY_PIXEL_BUDGET[arch][1], device=device)
     model, processor = lm.model.train(), lm.processor
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    warm = max(1, config.steps // 20)
+    from transformers import get_cosine_schedule_with_warmup
 
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return config.lr * (step + 1) / warm
-        t = (step - warm) / max(1, config.steps - warm)
-        return config.lr * 0.5 * (1 + math.cos(math.pi * t))
+    # linear warmup over 5 % of the steps, then cosine decay to 0 (transformers' schedule)
+    schedule = get_cosine_schedule_with_warmup(opt, max(1, config.steps // 20), config.steps)
 
     def prompt(messages) -> str:
         return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -553,8 +549,7 @@ def pretrain(
                 c_prompts.append(c_text)
                 c_answers.append(noun)
                 c_images.append(crop)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+        lr_now = schedule.get_last_lr()[0]
         eb = _encode(processor, e_prompts, e_answers, e_images).to(device)
         eye_loss = model(**eb).loss
         if h_prompts:
@@ -574,6 +569,7 @@ def pretrain(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        schedule.step()
         losses.append(float(loss.detach()))
         if bar is not None:
             bar.update(1)
@@ -588,7 +584,7 @@ def pretrain(
                         "hand_loss": float(hand_loss.detach()),
                         "eye_loss": float(eye_loss.detach()),
                         "caption_loss": float(caption_loss.detach()),
-                        "lr": lr_at(step),
+                        "lr": lr_now,
                         "wall_s": time.perf_counter() - start,
                     }
                 )
