@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from georeason import __version__
+from georeason.commands import OneLineErrorParser
 from georeason.errors import GeoreasonError
 
 #: Subcommand modules under ``georeason.commands``, in ``--help`` order.
@@ -35,9 +36,7 @@ MOVED_COMMANDS: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own code)
-        self.exit(2, f"georeason: error: {message}\n")
+_Parser = OneLineErrorParser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,10 +15,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from georeason.commands import OneLineErrorParser
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own code)
-        self.exit(2, f"georeason-toyworld: error: {message}\n")
+_Parser = OneLineErrorParser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -231,9 +231,7 @@ def cell_phrase(box_xyxy_px: Sequence[float], image_side_px: float, cells: int) 
     return f"in row {row + 1}, column {col + 1}"
 
 
-def hand_target(
-    category: str, box_model_frame: Sequence[float], where: str | None = None
-) -> str:
+def hand_target(category: str, box_model_frame: Sequence[float], where: str | None = None) -> str:
     """SFT target of a Hand example: ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>``.
 
     Args:
@@ -247,9 +245,7 @@ def hand_target(
     return f"<think>{think}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
 
 
-def detect_target(
-    objects: Sequence[dict[str, Any]], frame: str, image_hw: tuple[int, int]
-) -> str:
+def detect_target(objects: Sequence[dict[str, Any]], frame: str, image_hw: tuple[int, int]) -> str:
     """SFT target of a scene-listing example: every object in reading order (rows of box
     centres top to bottom in bands of a quarter of the image, then left to right), e.g.
     ``<think>a car, a tree</think><answer>[[x1,y1,x2,y2],[...]]</answer>`` (model frame)."""
@@ -268,6 +264,26 @@ def detect_target(
     think = ", ".join(think_text(o["category"]) for o in ordered)
     inner = ",".join("[" + ",".join(str(int(round(float(v)))) for v in b) + "]" for b in boxes)
     return f"<think>{think}</think><answer>[{inner}]</answer>"
+
+
+def hand_example(
+    image: Any,
+    query: str,
+    category: str,
+    box_xyxy_px: Sequence[float],
+    frame: str,
+    think_cells: int = 0,
+) -> tuple[list[dict[str, Any]], str, Any]:
+    """One Hand example ``(chat messages, target text, image)``: the toy policy prompt with
+    ``query``, the answer :func:`hand_target` with the box (original pixels) in the model frame
+    and, with ``think_cells``, the cell phrase in the reasoning."""
+    from georeason.geometry import boxes_to_model_frame
+
+    w, h = image.size
+    box = boxes_to_model_frame(np.asarray([box_xyxy_px], float), frame, (h, w), (h, w))[0]
+    where = cell_phrase(box_xyxy_px, w, think_cells) if think_cells else None
+    messages = policy_messages(query, frame, TOY_POLICY_TEMPLATE)
+    return messages, hand_target(category, box, where), image
 
 
 def _jitter(box: Sequence[float], rng: np.random.Generator, scale: float, size: int) -> list[float]:
@@ -460,7 +476,6 @@ def pretrain(
     """
     import torch
 
-    from georeason.geometry import boxes_to_model_frame
     from georeason.models.loading import (
         FRAME_BY_ARCH,
         load_model_and_processor,
@@ -495,45 +510,42 @@ def pretrain(
         bar = tqdm(total=config.steps, desc=progress, unit="step", mininterval=5.0)
     for step in range(config.steps):
         idx = rng.integers(len(records), size=config.hand_batch)
-        h_prompts, h_answers, h_images = [], [], []
+        hand: list[tuple[list[dict[str, Any]], str, Any]] = []
+
         for i in idx:
             rec = records[int(i)]
-            img = rec["image"]
-            w, h = img.size
-            box = boxes_to_model_frame(
-                np.asarray(rec["boxes_xyxy_px"], float), frame, (h, w), (h, w)
-            )[0]
-            h_prompts.append(prompt(policy_messages(rec["query"], frame, TOY_POLICY_TEMPLATE)))
-            where = (
-                cell_phrase(rec["boxes_xyxy_px"][0], w, config.think_cells)
-                if config.think_cells
-                else None
+            hand.append(
+                hand_example(
+                    rec["image"],
+                    rec["query"],
+                    rec["target_category"],
+                    rec["boxes_xyxy_px"][0],
+                    frame,
+                    config.think_cells,
+                )
             )
-            h_answers.append(hand_target(rec["target_category"], box, where))
-            h_images.append(img)
         for _ in range(config.ground_batch):
             rec = records[int(rng.integers(len(records)))]
             obj = rec["objects"][int(rng.integers(len(rec["objects"])))]
-            img = rec["image"]
-            w, h = img.size
-            box = boxes_to_model_frame(
-                np.asarray([obj["box_xyxy_px"]], float), frame, (h, w), (h, w)
-            )[0]
-            h_prompts.append(prompt(policy_messages(GROUND_QUERY, frame, TOY_POLICY_TEMPLATE)))
-            where = (
-                cell_phrase(obj["box_xyxy_px"], w, config.think_cells)
-                if config.think_cells
-                else None
+            hand.append(
+                hand_example(
+                    rec["image"],
+                    GROUND_QUERY,
+                    obj["category"],
+                    obj["box_xyxy_px"],
+                    frame,
+                    config.think_cells,
+                )
             )
-            h_answers.append(hand_target(obj["category"], box, where))
-            h_images.append(img)
         for _ in range(config.detect_batch):
             rec = records[int(rng.integers(len(records)))]
             img = rec["image"]
             w, h = img.size
-            h_prompts.append(prompt(policy_messages(DETECT_QUERY, frame, TOY_POLICY_TEMPLATE)))
-            h_answers.append(detect_target(rec["objects"], frame, (h, w)))
-            h_images.append(img)
+            messages = policy_messages(DETECT_QUERY, frame, TOY_POLICY_TEMPLATE)
+            hand.append((messages, detect_target(rec["objects"], frame, (h, w)), img))
+        h_prompts = [prompt(m) for m, _, _ in hand]
+        h_answers = [a for _, a, _ in hand]
+        h_images = [im for _, _, im in hand]
         e_prompts, e_answers, e_images = [], [], []
         while len(e_prompts) < config.eye_batch:
             rec = records[int(rng.integers(len(records)))]

@@ -9,6 +9,18 @@ from __future__ import annotations
 import argparse
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``argparse`` parser whose errors are one line ``PROG: error: ...`` with exit code 2
+    (argparse's own code), no usage block; abbreviations of long options are off."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog.split()[0]}: error: {message}\n")
+
+
 def add_prompt_template_argument(parser: argparse.ArgumentParser) -> None:
     """``--prompt-template``: the policy prompt the model was trained with (``{query}``)."""
     parser.add_argument(

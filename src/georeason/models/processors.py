@@ -52,32 +52,27 @@ def write_marker(
     return path
 
 
-class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+class _NoVideoProcessorMixin:
+    """Builds the processor with ``video_processor=None`` (the video processor needs
+    torchvision); images work as usual."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=chat_template,
+            **kwargs,
+        )
+
+
+class ImageOnlyQwen2_5_VLProcessor(_NoVideoProcessorMixin, Qwen2_5_VLProcessor):
     """``Qwen2_5_VLProcessor`` without a video processor (no torchvision); images work as usual."""
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
 
-
-class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
+class ImageOnlyQwen3VLProcessor(_NoVideoProcessorMixin, Qwen3VLProcessor):
     """``Qwen3VLProcessor`` without a video processor (no torchvision); images work as usual."""
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
 
 
 _PROCESSOR_BY_ARCH = {
