@@ -352,7 +352,16 @@ def test_split_query_kinds_and_wordings():
 def test_rl_records_carry_no_box():
     rl = build_split("rl", 8, 0)
     for r in rl:
-        assert set(r) == {"id", "split", "image", "query", "kind", "wordings"}
+        assert set(r) == {
+            "id",
+            "split",
+            "image",
+            "query",
+            "kind",
+            "wordings",
+            "layout",
+            "grid_cells",
+        }
         assert not set(r) & set(ANNOTATION_KEYS)
         assert isinstance(r["image"], Image.Image) and r["image"].size == (SIZE, SIZE)
 
