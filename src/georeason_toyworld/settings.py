@@ -51,7 +51,7 @@ class ExperimentSettings:
     layout: str = "grid"
     grid_cells: int = 4
     pretrain_steps: int = 600
-    ground_batch: int = 16
+    ground_batch: int = 0
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)
     teacher_size: ToyModelSize = field(
         default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)
