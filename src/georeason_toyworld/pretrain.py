@@ -24,7 +24,7 @@ answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
   (and with lr 2e-3) the from-scratch Eye stayed at the yes/no prior (loss ln 2 / 2) and
   ignored the crop: the yes/no match of a crop and a text is a conjunction of two features
   (crop category, text category) that the binary loss alone barely teaches; naming the crop
-  teaches the crop features directly (probes in ``docs/toyworld/README.md``, 2026-11-22).
+  teaches the crop features directly (probes in ``docs/toyworld/runs_2026-11-23_free_layout/README.md``, 2026-11-22).
 
 **No implicit query is ever paired with a box**: implicit texts appear only in Eye examples
 (image-text alignment of a crop), as the issue's premise requires.
@@ -51,7 +51,7 @@ from georeason_toyworld.scenes import CATEGORIES, PALETTES
 #: absolute position embedding to every patch, so a visual token's *value* says where it is.
 #: Qwen2.5-VL encodes position only through rotary phases (in the attention scores, not in the
 #: values), and its from-scratch toy Hand never learned to write coordinates (0 % Acc@0.5 on
-#: plain expressions after 400-800 SFT steps; ``docs/toyworld/README.md``, 2026-11-22/23).
+#: plain expressions after 400-800 SFT steps; ``docs/toyworld/runs_2026-11-23_free_layout/``).
 TOY_ARCH = "qwen3_vl"
 #: Pixel budgets (min, max) of the toy models per architecture (ours). Qwen3-VL: a 112 px scene
 #: becomes 128 x 128 (8 x 8 patches of 16 px, 16 visual tokens after the 2 x 2 merge); crops are
@@ -395,7 +395,7 @@ class PretrainConfig:
         caption_batch: auxiliary caption examples per step (:func:`caption_examples`; 0: none).
             Without them (and with lr 2e-3) the Eye stayed at chance (2026-11-22 diagnosis).
             Batches 32 / 16 / 8 and lr 1e-3 since 2026-11-23 (with the Qwen3-VL toy model and
-            the short toy prompt; probes in ``docs/toyworld/README.md``).
+            the short toy prompt; probes in ``docs/toyworld/runs_2026-11-23_free_layout/``).
         ground_batch: think-grounding examples per step (ours; 0: none): the Hand's format
             with the neutral :data:`GROUND_QUERY`, a random object of the scene named in the
             reasoning and its box as the answer. They teach the Hand to box *what its reasoning
