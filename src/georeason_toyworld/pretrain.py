@@ -24,7 +24,8 @@ answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
   (and with lr 2e-3) the from-scratch Eye stayed at the yes/no prior (loss ln 2 / 2) and
   ignored the crop: the yes/no match of a crop and a text is a conjunction of two features
   (crop category, text category) that the binary loss alone barely teaches; naming the crop
-  teaches the crop features directly (probes in ``docs/toyworld/runs_2026-11-23_free_layout/README.md``, 2026-11-22).
+  teaches the crop features directly (probes of 2026-11-22 in
+  ``docs/toyworld/runs_2026-11-23_free_layout/README.md``).
 
 **No implicit query is ever paired with a box**: implicit texts appear only in Eye examples
 (image-text alignment of a crop), as the issue's premise requires.
