@@ -20,7 +20,6 @@ Unknown keys are errors (a typo never silently falls back to a default).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,25 +205,25 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (values parsed as YAML: ``1e-5``, ``true``, ``[a]``).
+    """Apply ``dotted.key=value`` overrides with OmegaConf (``OmegaConf.from_dotlist``: values
+    parsed as YAML, ``1e-5`` as a float, ``[a, b]`` as a list; nested keys created).
 
     Raises:
-        UserInputError: on an override without ``=``.
+        UserInputError: on an override without ``=`` or one OmegaConf cannot parse.
     """
-    out = copy.deepcopy(raw)
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
     for item in overrides:
-        key, sep, text = item.partition("=")
+        key, sep, _ = item.partition("=")
         if not sep or not key.strip():
             raise UserInputError(f"override {item!r} must look like key.sub=value")
-        value = yaml.safe_load(text) if text.strip() else None
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = value
-    return out
+    try:
+        merged = OmegaConf.merge(OmegaConf.create(raw), OmegaConf.from_dotlist(list(overrides)))
+        out = OmegaConf.to_container(merged, resolve=True)
+    except (OmegaConfBaseException, ValueError) as exc:
+        raise UserInputError(f"cannot apply overrides {list(overrides)}: {exc}") from None
+    return out  # type: ignore[return-value]
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
