@@ -28,11 +28,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,6 +39,12 @@ from georeason.errors import GeoreasonError
 from georeason.prompts import verifier_prompt
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class _Transient(Exception):
+    """A failure worth retrying (connection error, timeout, HTTP 408/429/5xx)."""
+
+
 _PROBE = Image.new("RGB", (1, 1))
 
 
@@ -227,37 +229,61 @@ class HTTPVerifier:
             out.append(float(conf))
         return out
 
+    def __getstate__(self) -> dict[str, Any]:  # the HTTP connection pool is not pickled
+        state = dict(self.__dict__)
+        state.pop("_http", None)
+        return state
+
+    def _client(self):  # -> httpx.Client (one connection pool, shared by the worker threads)
+        import httpx
+
+        if getattr(self, "_http", None) is None:
+            self._http = httpx.Client(timeout=self.timeout)
+        return self._http
+
+    def _post_once(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        import httpx
+
+        try:
+            resp = self._client().post(self.url, json=body, headers=headers)
+        except httpx.TransportError as exc:  # connection refused, reset, timeouts
+            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+        if resp.status_code in RETRY_STATUS:
+            raise _Transient(f"HTTP {resp.status_code}: {resp.text[:300]}")
+        if resp.status_code >= 400:
+            raise VerifierResponseError(
+                f"verifier at {self.url} rejected the request with HTTP {resp.status_code}: "
+                f"{resp.text[:300]}"
+            )
+        try:
+            return resp.json()
+        except ValueError:
+            raise VerifierResponseError(
+                f"verifier at {self.url} returned non-JSON: {resp.content[:200]!r}"
+            ) from None
+
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        last_error = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    payload = resp.read()
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:300]
-                if exc.code in RETRY_STATUS:
-                    last_error = f"HTTP {exc.code}: {detail}"
-                    continue
-                raise VerifierResponseError(
-                    f"verifier at {self.url} rejected the request with HTTP {exc.code}: {detail}"
-                ) from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                last_error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-                continue
-            try:
-                return json.loads(payload)
-            except ValueError:
-                raise VerifierResponseError(
-                    f"verifier at {self.url} returned non-JSON: {payload[:200]!r}"
-                ) from None
-        raise VerifierUnavailableError(
-            f"verifier server {self.url} unavailable after {self.max_retries + 1} attempts "
-            f"({last_error}); is it running (georeason serve-verifier, vllm serve)?"
+        """POST with retries (tenacity): transient failures wait ``backoff * 2**(k-1)`` s
+        before attempt ``k + 1``; a permanent error is raised at once."""
+        from tenacity import (
+            RetryError,
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential,
         )
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=wait_exponential(multiplier=self.backoff, exp_base=2, min=0, max=3600),
+            retry=retry_if_exception_type(_Transient),
+        )
+        try:
+            return retrying(self._post_once, body, headers)
+        except RetryError as exc:
+            last_error = exc.last_attempt.exception()
+            raise VerifierUnavailableError(
+                f"verifier server {self.url} unavailable after {self.max_retries + 1} attempts "
+                f"({last_error}); is it running (georeason serve-verifier, vllm serve)?"
+            ) from None
