@@ -46,3 +46,59 @@ def prompt_template_arg(args: argparse.Namespace) -> str | None:
         except ValueError as exc:
             raise UserInputError(f"--prompt-template: {exc}") from None
     return template
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The policy options that ``locate`` and ``eval`` share (one definition): ``--adapter``,
+    ``--max-pixels``, ``--max-new-tokens``, ``--prompt-template`` and test-time verification
+    (``--samples``, ``--verifier``, ``--temperature``)."""
+    parser.add_argument("--adapter", help="LoRA adapter folder (peft) to apply to --model")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=802_816,
+        help="pixel budget of the model input (default 802,816 as in both papers)",
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    add_prompt_template_argument(parser)
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="test-time verification: sample N answers, verify each crop, keep the best "
+        "(cost: N generations + N verifications; default 1 = greedy)",
+    )
+    parser.add_argument(
+        "--verifier",
+        help="verifier checkpoint for --samples (hub id or folder; default: the policy itself)",
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=0.9, help="sampling temperature (default 0.9)"
+    )
+
+
+def check_sampling_args(args: argparse.Namespace, has_policy: bool) -> None:
+    """Validate the test-time verification options.
+
+    Raises:
+        georeason.errors.UserInputError: ``--samples < 1``, ``--temperature <= 0``, or
+            ``--samples`` / ``--verifier`` without a policy to sample from.
+    """
+    from georeason.errors import UserInputError
+
+    if args.samples < 1:
+        raise UserInputError(f"--samples must be at least 1, got {args.samples}")
+    if args.temperature <= 0:
+        raise UserInputError(f"--temperature must be positive, got {args.temperature}")
+    if (args.samples > 1 or args.verifier) and not has_policy:
+        raise UserInputError("--samples and --verifier need --model (a policy to sample from)")
+
+
+def load_verifier_arg(args: argparse.Namespace):  # -> LocalVerifier | None
+    """The ``--verifier`` checkpoint as a :class:`georeason.models.verifier.LocalVerifier`
+    (None without the option: the caller uses the policy itself)."""
+    if not args.verifier:
+        return None
+    from georeason.models.verifier import LocalVerifier
+
+    return LocalVerifier.from_pretrained(args.verifier)

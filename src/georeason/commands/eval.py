@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from georeason.commands import add_prompt_template_argument, prompt_template_arg
+from georeason.commands import (
+    add_policy_arguments,
+    check_sampling_args,
+    load_verifier_arg,
+    prompt_template_arg,
+)
 from georeason.errors import UserInputError
 
 DATASET_CHOICES = ("earthreason", "dior_rsvg", "rrsisd", "geozero", "dota", "isaid", "jsonl")
@@ -44,7 +49,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--predictions",
         help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line',
     )
-    p.add_argument("--adapter", help="LoRA adapter folder for --model")
     p.add_argument(
         "--segmenter",
         choices=SEGMENTERS,
@@ -54,18 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
     p.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
     p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=1,
-        help="test-time verification: N sampled answers per sample, the best verified one is "
-        "scored (cost: N generations + N verifications; default 1 = greedy)",
-    )
-    p.add_argument("--verifier", help="verifier checkpoint for --samples (default: the policy)")
-    p.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (0.9)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--max-pixels", type=int, default=802_816)
-    add_prompt_template_argument(p)
+    add_policy_arguments(p)
     p.add_argument(
         "--empty-target",
         choices=("segearth", "remotesam"),
@@ -119,10 +112,7 @@ def run(args: argparse.Namespace) -> int:
         root = SAMPLES_DIR
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
-    if args.samples < 1 or args.temperature <= 0:
-        raise UserInputError("--samples must be >= 1 and --temperature positive")
-    if args.predictions and (args.samples > 1 or args.verifier):
-        raise UserInputError("--samples / --verifier need --model (they sample from the policy)")
+    check_sampling_args(args, has_policy=args.model is not None)
     extra = {}
     if args.gt_box_frame is not None:
         if args.dataset != "geozero":
@@ -159,11 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 from georeason.models.segmenters import build_segmenter
 
                 segmenter = build_segmenter(segmenter_name, sam_checkpoint=args.sam_checkpoint)
-            verifier = None
-            if args.verifier:
-                from georeason.models.verifier import LocalVerifier
-
-                verifier = LocalVerifier.from_pretrained(args.verifier)
+            verifier = load_verifier_arg(args)
             return PolicyPredictor(
                 policy,
                 segmenter,

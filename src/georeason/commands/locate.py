@@ -6,7 +6,12 @@ import argparse
 import json
 import sys
 
-from georeason.commands import add_prompt_template_argument, prompt_template_arg
+from georeason.commands import (
+    add_policy_arguments,
+    check_sampling_args,
+    load_verifier_arg,
+    prompt_template_arg,
+)
 from georeason.errors import UserInputError
 
 SEGMENTERS = ("default", "sam2", "box")
@@ -25,32 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="Qwen2.5-VL / Qwen3-VL checkpoint: hub id or local folder")
     src.add_argument("--boxes", help="JSON boxes in original pixels: '[[x1,y1,x2,y2], ...]'")
-    p.add_argument("--adapter", help="LoRA adapter folder (peft) to apply to --model")
     p.add_argument("--segmenter", choices=SEGMENTERS, default="default")
     p.add_argument(
         "--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2"
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=802_816,
-        help="pixel budget of the model input (default 802,816 as in both papers)",
-    )
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    add_prompt_template_argument(p)
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=1,
-        help="test-time verification: sample N answers, verify each crop, keep the best "
-        "(cost: N generations + N verifications; default 1 = greedy)",
-    )
-    p.add_argument(
-        "--verifier",
-        help="verifier checkpoint for --samples (hub id or folder; default: the policy itself)",
-    )
-    p.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (0.9)")
+    add_policy_arguments(p)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
 
@@ -95,12 +80,7 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
 def run(args: argparse.Namespace) -> int:
     from georeason.io import read_image
 
-    if args.samples < 1:
-        raise UserInputError(f"--samples must be at least 1, got {args.samples}")
-    if args.temperature <= 0:
-        raise UserInputError(f"--temperature must be positive, got {args.temperature}")
-    if (args.samples > 1 or args.verifier) and args.model is None:
-        raise UserInputError("--samples and --verifier need --model (a policy to sample from)")
+    check_sampling_args(args, has_policy=args.model is not None)
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
     if boxes is not None:
@@ -125,11 +105,7 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             prompt_template=prompt_template_arg(args),
         )
-    verifier = None
-    if args.verifier:
-        from georeason.models.verifier import LocalVerifier
-
-        verifier = LocalVerifier.from_pretrained(args.verifier)
+    verifier = load_verifier_arg(args)
     result = locate(
         image,
         args.query,
