@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from georeason.eval.metric_conventions import (
-    _CROSS,
     CONTOUR_EMPTY_POLICIES,
     DISTANCE_METHODS,
     F1_TOLERANCES_PX,
@@ -29,7 +28,8 @@ def mask_boundary(mask: np.ndarray) -> np.ndarray:
 
     Pixels outside the image count as background, so target pixels on the image border are
     boundary pixels (ours: the outline the contour task draws is closed along the border too).
-    Equivalent to ``mask & ~binary_erosion(mask, cross, border_value=0)``.
+    Computed by scikit-image: ``find_boundaries(mode="inner", connectivity=1)`` on the mask
+    padded by one background pixel (the padding makes the image border count as background).
 
     Args:
         mask: ``(H, W)``, nonzero = target.
@@ -37,11 +37,13 @@ def mask_boundary(mask: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W)`` bool.
     """
-    m = np.ascontiguousarray(mask.astype(np.uint8))
+    from skimage.segmentation import find_boundaries
+
+    m = np.asarray(mask) != 0
     if m.size == 0:
-        return m.astype(bool)
-    eroded = cv2.erode(m, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return (m > eroded).astype(bool)
+        return m
+    padded = np.pad(m, 1, constant_values=False)
+    return find_boundaries(padded, connectivity=1, mode="inner", background=0)[1:-1, 1:-1]
 
 
 @dataclass(frozen=True)

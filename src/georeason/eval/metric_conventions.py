@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import cv2
-
 #: IoU of an empty-union sample under each published convention (see module docs).
 EMPTY_TARGET_CONVENTIONS: dict[str, float] = {"segearth": 1.0, "remotesam": 0.0}
 #: IoU thresholds of ``Pr@tau`` (SegEarth-R1 ``eval.py``; the referring-segmentation standard).
@@ -23,7 +21,3 @@ ContourEmptyPolicy = Literal["diagonal", "skip"]
 CONTOUR_EMPTY_POLICIES: tuple[str, ...] = ("diagonal", "skip")
 DistanceMethod = Literal["edt", "kdtree"]
 DISTANCE_METHODS: tuple[str, ...] = ("edt", "kdtree")
-
-# 4-connected structuring element: a target pixel is on the boundary iff one of its 4 neighbours
-# is background (outside the image counts as background).
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
