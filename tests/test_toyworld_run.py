@@ -307,3 +307,28 @@ def test_last_run_of_an_appended_step_log():
     rows = [{"step": s} for s in (0, 10, 20, 0, 10, 0, 10, 20, 30)]
     assert [r["step"] for r in last_run(rows)] == [0, 10, 20, 30]
     assert last_run(rows[:3]) == rows[:3] and last_run([]) == []
+
+
+def test_sincos_position_table_is_unit_std_and_tells_cells_apart(tmp_path):
+    from safetensors.torch import load_file
+
+    from georeason_toyworld.pretrain import ToyModelSize, make_toy_model, sincos_position_table
+
+    t = sincos_position_table(14, 64)
+    assert t.shape == (196, 64) and t.dtype == np.float32
+    assert abs(float(t.std()) - 1.0) < 1e-4 and abs(float(t.mean())) < 1e-4
+    # every cell has its own code, and neighbours are closer than far cells
+    d = np.linalg.norm(t[:, None] - t[None], axis=-1)
+    assert (d + np.eye(196) * 1e9).min() > 0.1
+    assert d[0, 1] < d[0, 13] and d[0, 14] < d[0, 14 * 13]
+    with pytest.raises(ValueError):
+        sincos_position_table(4, 30)
+    small = ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1)
+    m = make_toy_model(tmp_path / "m", small)
+    pos = load_file(m / "model.safetensors")["model.visual.pos_embed.weight"].numpy()
+    np.testing.assert_allclose(pos, sincos_position_table(14, 32))
+    plain = ToyModelSize(
+        hidden=64, layers=1, vision_hidden=32, vision_depth=1, vision_pos_init="random"
+    )
+    r = make_toy_model(tmp_path / "r", plain)
+    assert float(load_file(r / "model.safetensors")["model.visual.pos_embed.weight"].std()) < 0.1
