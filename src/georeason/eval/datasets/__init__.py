@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 
+#: ``--dataset`` names of the CLI.
 DATASETS: dict[str, type[EvalDataset]] = {
     "earthreason": EarthReason,
     "dior_rsvg": DIORRSVG,

@@ -179,8 +179,3 @@ class EvalDataset:
             raise DatasetNotFoundError(
                 f"{self.name}: no samples found for split {self.split!r} under {where}"
             )
-
-
-# --------------------------------------------------------------------------------------------
-# EarthReason (SegEarth-R1)
-# --------------------------------------------------------------------------------------------

@@ -108,11 +108,3 @@ class DOTA(EvalDataset):
             questions=(query,),
             label=r["name"],
         )
-
-
-# --------------------------------------------------------------------------------------------
-# iSAID instance masks
-# --------------------------------------------------------------------------------------------
-
-#: iSAID class colours in the ``*_instance_color_RGB.png`` files, as (R, G, B). The iSAID devkit
-#: lists them in OpenCV's BGR order; these are the same colours read as RGB.

@@ -21,6 +21,8 @@ from georeason.eval.datasets.base import (
 from georeason.geometry import as_boxes_xyxy
 from georeason.masks import mask_to_box
 
+#: iSAID class colours in the ``*_instance_color_RGB.png`` files, as (R, G, B). The iSAID devkit
+#: lists them in OpenCV's BGR order; these are the same colours read as RGB.
 ISAID_CLASS_COLORS_RGB: dict[str, tuple[int, int, int]] = {
     "ship": (0, 0, 63),
     "storage_tank": (0, 63, 63),
@@ -123,8 +125,3 @@ class ISAID(EvalDataset):
             questions=(query,),
             label=r["name"],
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Generic JSONL (rs-samples layout)
-# --------------------------------------------------------------------------------------------

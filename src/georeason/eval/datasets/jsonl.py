@@ -83,6 +83,3 @@ class JSONLQueries(EvalDataset):
         view.__dict__.update(self.__dict__)
         view._records = [r for r in self._records if r.get("gt_mask")]
         return view
-
-
-#: ``--dataset`` names of the CLI.

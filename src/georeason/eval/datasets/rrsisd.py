@@ -147,8 +147,3 @@ def coco_segmentation_to_mask(segmentation: Any, height: int, width: int) -> np.
         except (ValueError, TypeError) as exc:
             raise CorruptDataError(f"unreadable RLE segmentation: {exc}") from exc
     raise CorruptDataError(f"unsupported segmentation {type(segmentation).__name__}")
-
-
-# --------------------------------------------------------------------------------------------
-# GeoZero evaluation JSON
-# --------------------------------------------------------------------------------------------
