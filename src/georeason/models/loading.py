@@ -45,6 +45,7 @@ __all__ = [
     "processor_class_for",
 ]
 
+
 @dataclass
 class LoadedModel:
     """A model ready for inference.
