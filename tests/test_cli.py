@@ -110,3 +110,16 @@ def test_locate_from_boxes_on_real_geotiff(tmp_path, samples_dir, capsys):
     xs = [p[0] for p in contour["geometry"]["coordinates"][0]]
     assert max(xs) - min(xs) == pytest.approx(80 * 0.5)
     assert (out / "overlay.png").stat().st_size > 0
+
+
+def test_locate_refuses_an_extreme_strip_in_one_line(tmp_path, tiny_qwen3vl_dir, capsys):
+    from PIL import Image
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (2500, 10), (100, 120, 90)).save(strip)
+    out = tmp_path / "o"
+    argv = ["locate", str(strip), "the road", "--model", str(tiny_qwen3vl_dir), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "2500 x 10 px" in err and "aspect ratio" in err and err.count("\n") == 1
+    assert not out.exists()

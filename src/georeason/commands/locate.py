@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     check_sampling_args(args, has_policy=args.model is not None)
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
+    if args.model is not None:  # before loading the model: a refusal costs nothing
+        from georeason.models.processors import check_aspect_ratio
+
+        check_aspect_ratio(image.height, image.width)
     if boxes is not None:
         from georeason.geometry import validate_boxes_xyxy
 

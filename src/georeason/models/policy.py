@@ -272,12 +272,17 @@ class Policy:
 
         Raises:
             ValueError: if lengths differ, the batch is empty, or an image is malformed.
+            georeason.errors.UserInputError: an aspect ratio Qwen-VL cannot take (> 200:1).
         """
+        from georeason.models.processors import check_aspect_ratio
+
         if len(images) != len(queries):
             raise ValueError(f"got {len(images)} images but {len(queries)} queries")
         if len(images) == 0:
             raise ValueError("empty batch")
         pil = [to_pil_rgb(im) for im in images]
+        for im in pil:
+            check_aspect_ratio(im.height, im.width)
         texts = [self.prompt_text(q) for q in queries]
         inputs = self.processor(
             text=texts,

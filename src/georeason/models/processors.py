@@ -39,6 +39,25 @@ FACTOR_BY_ARCH: dict[str, int] = {"qwen2_5_vl": 28, "qwen3_vl": 32}
 MARKER_FILE = "georeason.json"
 MARKER_KEY = "georeason_random_weights"
 
+#: Largest aspect ratio Qwen-VL's ``smart_resize`` accepts (its own check, 200:1).
+MAX_ASPECT_RATIO = 200
+
+
+def check_aspect_ratio(height: int, width: int) -> None:
+    """Refuse an image Qwen-VL cannot take, with its size instead of a traceback.
+
+    Raises:
+        georeason.errors.UserInputError: an empty side, or an aspect ratio above
+            :data:`MAX_ASPECT_RATIO` (``smart_resize`` would raise a bare ``ValueError``).
+    """
+    from georeason.errors import UserInputError
+
+    if min(height, width) < 1 or max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+        raise UserInputError(
+            f"an image of {width} x {height} px has an aspect ratio above {MAX_ASPECT_RATIO}:1, "
+            "which Qwen-VL models cannot take; crop or tile it first"
+        )
+
 
 def write_marker(
     folder: str | os.PathLike, random_weights: bool, arch: str, created_by: str, **extra: Any

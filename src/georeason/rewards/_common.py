@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from georeason.errors import UserInputError
 from georeason.geometry import MODEL_FRAMES
 from georeason.models.policy import Localization, localization_from_text
 
@@ -90,10 +89,6 @@ def column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
     return values
 
 
-#: Largest aspect ratio Qwen-VL's ``smart_resize`` accepts (its own check, 200:1).
-MAX_ASPECT_RATIO = 200
-
-
 @dataclass(frozen=True)
 class FrameSpec:
     """How the policy's processor resized the image, to map answer boxes back to original pixels.
@@ -126,17 +121,15 @@ class FrameSpec:
         function the Qwen-VL processors call.
 
         Raises:
-            georeason.errors.UserInputError: an aspect ratio above :data:`MAX_ASPECT_RATIO`
-                (Qwen-VL's limit), with the image size instead of a traceback.
+            georeason.errors.UserInputError: an aspect ratio above Qwen-VL's limit
+                (:func:`georeason.models.processors.check_aspect_ratio`).
         """
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
+        from georeason.models.processors import check_aspect_ratio
+
         height, width = int(original_hw[0]), int(original_hw[1])
-        if min(height, width) < 1 or max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-            raise UserInputError(
-                f"an image of {width} x {height} px has an aspect ratio above "
-                f"{MAX_ASPECT_RATIO}:1, which Qwen-VL models cannot take; crop or tile it first"
-            )
+        check_aspect_ratio(height, width)
         h_bar, w_bar = smart_resize(
             height,
             width,
