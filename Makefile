@@ -19,4 +19,4 @@ test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
 
 lint: setup
-	.venv/bin/ruff check src tests benchmarks docs/toyworld/probe_hand.py docs/toyworld/probe_grpo.py
+	.venv/bin/ruff check src tests benchmarks docs/toyworld/probe_*.py
