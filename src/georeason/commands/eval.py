@@ -92,12 +92,73 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
+    """The model mode's predictor, described for ``run.json`` without loading the model (it
+    loads on the first sample that needs predicting)."""
+    from pathlib import Path
+
+    from georeason.eval.runner import LazyPredictor, PolicyPredictor
+    from georeason.models.loading import read_weights_kind
+    from georeason.models.spec import resolve_model
+
+    model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
+    weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
+    segmenter_name = args.segmenter if args.task != "region" else None
+    template = prompt_template_arg(args)
+
+    def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
+        from georeason.models.policy import Policy
+
+        policy = Policy.from_pretrained(
+            model, adapter=args.adapter, max_pixels=args.max_pixels, prompt_template=template
+        )
+        segmenter = None
+        if segmenter_name is not None:
+            from georeason.models.segmenters import build_segmenter
+
+            segmenter = build_segmenter(segmenter_name, sam_checkpoint=args.sam_checkpoint)
+        verifier = load_verifier_arg(args)
+        return PolicyPredictor(
+            policy,
+            segmenter,
+            args.max_new_tokens,
+            args.batch_size,
+            samples=args.samples,
+            verifier=verifier,
+            temperature=args.temperature,
+        )
+
+    predictor = LazyPredictor(
+        build_predictor,
+        {
+            "kind": "model",
+            "model": str(model),
+            "adapter": args.adapter,
+            "weights": weights,
+            "segmenter": segmenter_name,
+            # every segmenter option changes the masks: a resume must not mix them
+            "sam_checkpoint": args.sam_checkpoint if segmenter_name == "sam2" else None,
+            "samples": args.samples,
+            "verifier": args.verifier if args.samples > 1 else None,
+            "temperature": args.temperature if args.samples > 1 else None,
+            "max_new_tokens": args.max_new_tokens,
+            "max_pixels": args.max_pixels,
+            "prompt_template": template,
+        },
+    )
+    if weights == "random":
+        print(
+            "NOTE: the model has RANDOM weights (a test model): the metrics test the "
+            "pipeline only.",
+            file=sys.stderr,
+        )
+    return predictor
+
+
 def run(args: argparse.Namespace) -> int:
     from georeason.eval.datasets import build_dataset
     from georeason.eval.report import write_report
     from georeason.eval.runner import (
-        LazyPredictor,
-        PolicyPredictor,
         PredictionsFile,
         ScoringOptions,
         evaluate,
@@ -128,62 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")
     else:
-        from pathlib import Path
-
-        from georeason.models.loading import read_weights_kind
-        from georeason.models.spec import resolve_model
-
-        model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
-        weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
-        segmenter_name = args.segmenter if args.task != "region" else None
-        template = prompt_template_arg(args)
-
-        def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
-            from georeason.models.policy import Policy
-
-            policy = Policy.from_pretrained(
-                model, adapter=args.adapter, max_pixels=args.max_pixels, prompt_template=template
-            )
-            segmenter = None
-            if segmenter_name is not None:
-                from georeason.models.segmenters import build_segmenter
-
-                segmenter = build_segmenter(segmenter_name, sam_checkpoint=args.sam_checkpoint)
-            verifier = load_verifier_arg(args)
-            return PolicyPredictor(
-                policy,
-                segmenter,
-                args.max_new_tokens,
-                args.batch_size,
-                samples=args.samples,
-                verifier=verifier,
-                temperature=args.temperature,
-            )
-
-        predictor = LazyPredictor(
-            build_predictor,
-            {
-                "kind": "model",
-                "model": str(model),
-                "adapter": args.adapter,
-                "weights": weights,
-                "segmenter": segmenter_name,
-                # every segmenter option changes the masks: a resume must not mix them
-                "sam_checkpoint": args.sam_checkpoint if segmenter_name == "sam2" else None,
-                "samples": args.samples,
-                "verifier": args.verifier if args.samples > 1 else None,
-                "temperature": args.temperature if args.samples > 1 else None,
-                "max_new_tokens": args.max_new_tokens,
-                "max_pixels": args.max_pixels,
-                "prompt_template": template,
-            },
-        )
-        if weights == "random":
-            print(
-                "NOTE: the model has RANDOM weights (a test model): the metrics test the "
-                "pipeline only.",
-                file=sys.stderr,
-            )
+        predictor = _model_predictor(args)
     result = evaluate(
         dataset,
         predictor,
