@@ -53,6 +53,7 @@ from georeason.training.round_manifest import (
     write_manifest,
 )
 from georeason.training.round_probe import (
+    EvalSettings,
     evaluate_round,
     free_memory,
     probe_scores,
@@ -61,27 +62,6 @@ from georeason.training.round_probe import (
 ROUND_PREFIX = "round-"
 POLICY_INITS = ("previous", "base")
 CARRIES = ("adapter", "merge")
-
-
-@dataclass
-class EvalSettings:
-    """Optional evaluation after each round (region task: Acc@0.5 and gIoU).
-
-    Attributes:
-        dataset: a :func:`georeason.eval.datasets.build_dataset` name (``jsonl``, ...).
-        root: dataset folder (None with ``jsonl``: the bundled ``rs-samples``).
-        split: dataset split.
-        limit: evaluate the first N samples only.
-        max_new_tokens: generation budget of the policy.
-        batch_size: generation batch.
-    """
-
-    dataset: str = "jsonl"
-    root: str | None = None
-    split: str = "test"
-    limit: int | None = None
-    max_new_tokens: int = 512
-    batch_size: int = 4
 
 
 @dataclass

@@ -4,14 +4,12 @@ the policy's Acc@0.5 / gIoU on a labelled set."""
 from __future__ import annotations
 
 import gc
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from georeason.errors import UserInputError
 from georeason.training.config import TrainConfig
-
-if TYPE_CHECKING:
-    from georeason.training.evolve import EvalSettings
 
 #: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
 #: (ours: fixed, label-free crops on which successive verifiers are compared).
@@ -22,6 +20,27 @@ PROBE_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (0.5, 0.5, 1.0, 1.0),
     (0.25, 0.25, 0.75, 0.75),
 )
+
+
+@dataclass
+class EvalSettings:
+    """Optional evaluation after each round (region task: Acc@0.5 and gIoU).
+
+    Attributes:
+        dataset: a :func:`georeason.eval.datasets.build_dataset` name (``jsonl``, ...).
+        root: dataset folder (None with ``jsonl``: the bundled ``rs-samples``).
+        split: dataset split.
+        limit: evaluate the first N samples only.
+        max_new_tokens: generation budget of the policy.
+        batch_size: generation batch.
+    """
+
+    dataset: str = "jsonl"
+    root: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    max_new_tokens: int = 512
+    batch_size: int = 4
 
 
 def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
