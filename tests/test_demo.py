@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from georeason.demo import run_demo
 
 
