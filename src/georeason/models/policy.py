@@ -139,6 +139,30 @@ def model_input_sizes(image_grid_thw, patch_size: int) -> list[tuple[int, int]]:
     return [(int(gh) * patch_size, int(gw) * patch_size) for _, gh, gw in grid.reshape(-1, 3)]
 
 
+def encode_batch(
+    processor, texts: Sequence[str], images: Sequence[Image.Image], min_pixels, max_pixels
+):  # -> transformers.BatchFeature
+    """Processor inputs of (text, image) pairs, padded, as tensors, at the given pixel budget.
+
+    Raises:
+        RuntimeError: if the processor dropped the images (a bare tokenizer, not an image-only
+            Qwen-VL processor of :mod:`georeason.models.processors`).
+    """
+    inputs = processor(
+        text=list(texts),
+        images=list(images),
+        padding=True,
+        return_tensors="pt",
+        **image_size_kwargs(processor, min_pixels, max_pixels),
+    )
+    if "pixel_values" not in inputs:
+        raise RuntimeError(
+            "the processor dropped the images (no pixel_values); use an image-only Qwen-VL "
+            "processor (georeason.models.processors)"
+        )
+    return inputs
+
+
 def image_size_kwargs(processor, min_pixels: int | None, max_pixels: int | None) -> dict:
     """Processor-call kwargs that set the pixel budget for this call only (``size=``).
 
@@ -284,18 +308,7 @@ class Policy:
         for im in pil:
             check_aspect_ratio(im.height, im.width)
         texts = [self.prompt_text(q) for q in queries]
-        inputs = self.processor(
-            text=texts,
-            images=pil,
-            padding=True,
-            return_tensors="pt",
-            **image_size_kwargs(self.processor, self.min_pixels, self.max_pixels),
-        )
-        if "pixel_values" not in inputs:
-            raise RuntimeError(
-                "the processor dropped the images (no pixel_values); use an image-only Qwen-VL "
-                "processor (georeason.models.processors)"
-            )
+        inputs = encode_batch(self.processor, texts, pil, self.min_pixels, self.max_pixels)
         original = [(im.height, im.width) for im in pil]
         resized = model_input_sizes(
             inputs["image_grid_thw"], self.processor.image_processor.patch_size

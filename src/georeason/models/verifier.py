@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from PIL import Image
 
 from georeason import prompts
-from georeason.models.policy import image_size_kwargs, to_pil_rgb
+from georeason.models.policy import encode_batch, to_pil_rgb
 
 #: Pixel budget of a verifier crop (ours): 200,704 = 256 x 28 x 28 (256 visual tokens for
 #: Qwen2.5-VL, 196 for Qwen3-VL). Crops are a fraction of the image, and the verifier runs once
@@ -178,18 +178,7 @@ class LocalVerifier:
 
         texts = [self.prompt_text(q) for q in queries]
         images = [prepare_crop(c) for c in crops]
-        inputs = self.processor(
-            text=texts,
-            images=images,
-            padding=True,
-            return_tensors="pt",
-            **image_size_kwargs(self.processor, self.min_pixels, self.max_pixels),
-        )
-        if "pixel_values" not in inputs:
-            raise RuntimeError(
-                "the processor dropped the images (no pixel_values); use an image-only Qwen-VL "
-                "processor (georeason.models.processors)"
-            )
+        inputs = encode_batch(self.processor, texts, images, self.min_pixels, self.max_pixels)
         inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(next(self.model.parameters()).dtype)
         with torch.no_grad():
