@@ -230,7 +230,6 @@ def test_isaid_fake():
     assert ds[1].bbox_xyxy.tolist() == [[30.0, 20.0, 34.0, 23.0]]
 
 
-@pytest.mark.slow
 def test_isaid_real_sample(tmp_path, records):
     base = tmp_path / "isaid" / "val"
     (base / "images").mkdir(parents=True)

@@ -1,11 +1,8 @@
 import json
 
-import pytest
-
 from georeason.demo import run_demo
 
 
-@pytest.mark.slow
 def test_demo_writes_every_sample_with_real_masks(tmp_path, sample_records_list):
     out = tmp_path / "demo"
     summary = run_demo(out, max_new_tokens=8, max_pixels=65_536)

@@ -382,7 +382,6 @@ def _window(m: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return np.ascontiguousarray(m[rows, cols])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "name,rows,cols",
     [

@@ -5,12 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from georeason import cli
 
 
-@pytest.mark.slow
 def test_no_georeason_module_imports_toyworld():
     # in a fresh interpreter, so that other tests' imports do not leak into sys.modules
     code = (
