@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from georeason_toyworld.grpo import grpo_config, grpo_run
 from georeason_toyworld.settings import ExperimentSettings
@@ -28,6 +29,7 @@ ap.add_argument("--data", default="plain", choices=["plain", "implicit"])
 ap.add_argument("--name", required=True)
 ap.add_argument("--set", nargs="*", default=[], help="ExperimentSettings overrides k=v")
 ap.add_argument("--neval", type=int, default=100)
+ap.add_argument("--grpo", nargs="*", default=[], help="raw GRPOConfig overrides k=v (YAML values)")
 a = ap.parse_args()
 torch.set_num_threads(1)
 s = ExperimentSettings()
@@ -51,9 +53,13 @@ evals = {
 }
 verifier = {"kind": "local", "model": a.teacher} if a.teacher else None
 raw = grpo_config(s, a.mode, a.policy, root / "run", data, 0, verifier=verifier)
+for kv in a.grpo:
+    k, v = kv.split("=", 1)
+    raw["grpo"][k] = yaml.safe_load(v)
 r = grpo_run(a.name, raw, evals, a.policy, {x["id"]: x["boxes_xyxy_px"] for x in boxed})
 out = {
     "name": a.name,
+    "grpo": a.grpo,
     "set": a.set,
     "mode": a.mode,
     "data": a.data,
