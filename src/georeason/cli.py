@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 from georeason import __version__
-from georeason.commands import OneLineErrorParser
-from georeason.errors import GeoreasonError
+from georeason.commands import OneLineErrorParser, run_parsed
 
 #: Subcommand modules under ``georeason.commands``, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -62,20 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in MOVED_COMMANDS:
         print(f"georeason: error: {MOVED_COMMANDS[argv[0]]}", file=sys.stderr)
         return 2
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        result = args.func(args)
-    except KeyboardInterrupt:
-        print("georeason: interrupted", file=sys.stderr)
-        return 130
-    except (GeoreasonError, FileNotFoundError) as exc:
-        if os.environ.get("GEOREASON_DEBUG"):
-            raise
-        msg = " ".join(str(exc).split())
-        print(f"georeason: error: {msg}", file=sys.stderr)
-        return 2
-    return int(result or 0)
+    args = build_parser().parse_args(argv)
+    return run_parsed(args, "georeason")
 
 
 if __name__ == "__main__":

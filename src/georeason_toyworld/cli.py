@@ -10,12 +10,11 @@ attach to the same subparser group.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from georeason.commands import OneLineErrorParser
+from georeason.commands import OneLineErrorParser, run_parsed
 
 _Parser = OneLineErrorParser
 
@@ -195,19 +194,8 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``georeason-toyworld``: user errors print one line and exit with 2."""
-    from georeason.errors import GeoreasonError
-
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("georeason-toyworld: interrupted", file=sys.stderr)
-        return 130
-    except (GeoreasonError, FileNotFoundError) as exc:
-        if os.environ.get("GEOREASON_DEBUG"):
-            raise
-        print(f"georeason-toyworld: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_parsed(args, "georeason-toyworld")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,28 @@ def prompt_template_arg(args: argparse.Namespace) -> str | None:
     return template
 
 
+def run_parsed(args: argparse.Namespace, prog: str) -> int:
+    """Run ``args.func(args)`` the way both commands do: a user error
+    (:class:`georeason.errors.GeoreasonError`, a missing file) prints one line
+    ``PROG: error: ...`` and returns 2 (``GEOREASON_DEBUG=1`` shows the traceback instead);
+    Ctrl-C returns 130."""
+    import os
+    import sys
+
+    from georeason.errors import GeoreasonError
+
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except (GeoreasonError, FileNotFoundError) as exc:
+        if os.environ.get("GEOREASON_DEBUG"):
+            raise
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """The policy options that ``locate`` and ``eval`` share (one definition): ``--adapter``,
     ``--max-pixels``, ``--max-new-tokens``, ``--prompt-template`` and test-time verification
