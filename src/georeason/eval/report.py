@@ -177,52 +177,9 @@ def _fmt(value: float | None, metric: str) -> str:
     return f"{value:.3f}" if METRIC_UNITS.get(metric) == "fraction" else f"{value:.2f}"
 
 
-def write_report(
-    result: Any,
-    dataset: Any,
-    worst_k: int = 4,
-    title: str | None = None,
-) -> Path:
-    """Write ``report.md`` (and ``overlays/*.png``) into ``result.out_dir``.
-
-    Args:
-        result: an :class:`georeason.eval.runner.EvalResult`.
-        dataset: the evaluated dataset (to read the images of the worst cases).
-        worst_k: number of worst cases drawn.
-        title: report title (default: dataset, split, task).
-
-    Returns:
-        The path of ``report.md``.
-    """
-    from georeason.io import read_image
-    from georeason.masks import decode_rle
-
-    out: Path = result.out_dir
-    run = result.run
-    task = run["task"]
-    pred = run["predictor"]
-    default_title = f"Evaluation: {run['dataset']} / {run['split']} / {task}"
-    lines = [f"# {title or default_title}", ""]
-    if pred.get("kind") == "model" and pred.get("weights") == "random":
-        lines += [
-            "> **RANDOM WEIGHTS.** The model is a tiny random-weight model (`make-tiny`): these "
-            "numbers test the pipeline only and say nothing about any method.",
-            "",
-        ]
-    if run.get("limit") is not None:
-        lines += [f"> Smoke run: only the first {run['limit']} samples were evaluated.", ""]
-    if pred.get("kind") == "model":
-        lines.append(
-            f"Model: `{pred.get('model')}` (weights: {pred.get('weights')}), segmenter: "
-            f"{pred.get('segmenter')}."
-        )
-    else:
-        lines.append(f"Predictions: `{pred.get('path')}` (sha256 {pred.get('sha256', '')[:12]}).")
-    lines += [
-        f"Samples: {result.counts.get('samples')} of split `{run['split']}`, root `{run['root']}`.",
-        "",
-    ]
-
+def _metrics_section(result: Any, run: dict[str, Any], task: str) -> list[str]:
+    """The metrics table: ours beside the published numbers of the same benchmark and split."""
+    lines: list[str] = []
     published = published_for(run["dataset"], run["split"], task)
     lines += [
         "## Metrics",
@@ -243,6 +200,12 @@ def write_report(
         )
     if not published:
         lines += ["", "No published numbers for this benchmark, split and task in our notes."]
+    return lines
+
+
+def _config_section(result: Any, run: dict[str, Any], task: str, pred: dict[str, Any]) -> list[str]:
+    """The scoring conventions, the predictor and the counts."""
+    lines: list[str] = []
     lines += ["", "## Configuration", ""]
     sc = run["scoring"]
     lines += [
@@ -261,6 +224,15 @@ def write_report(
     lines += ["", "## Counts", ""]
     lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result.counts.items()]
 
+    return lines
+
+
+def _worst_section(result: Any, dataset: Any, task: str, worst_k: int, out: Path) -> list[str]:
+    """The worst cases, each drawn to ``out/overlays/<id>.png``."""
+    from georeason.io import read_image
+    from georeason.masks import decode_rle
+
+    lines: list[str] = []
     lines += [
         "",
         f"## Worst {worst_k} cases",
@@ -293,6 +265,55 @@ def write_report(
             f"![{rec['id']}]({name})",
             "",
         ]
+    return lines
+
+
+def write_report(
+    result: Any,
+    dataset: Any,
+    worst_k: int = 4,
+    title: str | None = None,
+) -> Path:
+    """Write ``report.md`` (and ``overlays/*.png``) into ``result.out_dir``.
+
+    Args:
+        result: an :class:`georeason.eval.runner.EvalResult`.
+        dataset: the evaluated dataset (to read the images of the worst cases).
+        worst_k: number of worst cases drawn.
+        title: report title (default: dataset, split, task).
+
+    Returns:
+        The path of ``report.md``.
+    """
+    out: Path = result.out_dir
+    run = result.run
+    task = run["task"]
+    pred = run["predictor"]
+    default_title = f"Evaluation: {run['dataset']} / {run['split']} / {task}"
+    lines = [f"# {title or default_title}", ""]
+    if pred.get("kind") == "model" and pred.get("weights") == "random":
+        lines += [
+            "> **RANDOM WEIGHTS.** The model is a tiny random-weight model (`make-tiny`): these "
+            "numbers test the pipeline only and say nothing about any method.",
+            "",
+        ]
+    if run.get("limit") is not None:
+        lines += [f"> Smoke run: only the first {run['limit']} samples were evaluated.", ""]
+    if pred.get("kind") == "model":
+        lines.append(
+            f"Model: `{pred.get('model')}` (weights: {pred.get('weights')}), segmenter: "
+            f"{pred.get('segmenter')}."
+        )
+    else:
+        lines.append(f"Predictions: `{pred.get('path')}` (sha256 {pred.get('sha256', '')[:12]}).")
+    lines += [
+        f"Samples: {result.counts.get('samples')} of split `{run['split']}`, root `{run['root']}`.",
+        "",
+    ]
+
+    lines += _metrics_section(result, run, task)
+    lines += _config_section(result, run, task, pred)
+    lines += _worst_section(result, dataset, task, worst_k, out)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
