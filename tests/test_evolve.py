@@ -19,6 +19,7 @@ import pytest
 
 from georeason import cli
 from georeason.errors import UserInputError
+from georeason.jsonl import read_jsonl
 from georeason.training.evolve import (
     evolve_config_from_dict,
     load_evolve_config,
@@ -27,7 +28,6 @@ from georeason.training.evolve import (
     round_config,
 )
 from georeason.training.evolve_report import area_hack_warning, verifier_agreement
-from georeason.training.logs import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_EVOLVE = ROOT / "configs" / "tiny_evolve.yaml"

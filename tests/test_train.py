@@ -17,9 +17,9 @@ from _servers import free_port, start_serve_verifier
 
 from georeason import cli
 from georeason.errors import UserInputError
+from georeason.jsonl import read_jsonl
 from georeason.training.config import DEFAULT_REWARD_WEIGHTS, config_from_dict, load_config
 from georeason.training.data import build_dataset
-from georeason.training.logs import read_jsonl
 from georeason.training.trainer import last_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

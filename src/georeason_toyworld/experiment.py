@@ -137,7 +137,8 @@ def run_seed(
     baseline = baseline_metrics(out, data["evals"], s.device)
     t = tick("baseline_eval", t)
     log(f"[seed {seed}] pretrained: {_acc_line(baseline['hand'])}")
-    bestofn = bestofn_metrics(out / "models" / "policy", data["evals"], s, seed)
+    greedy = baseline["hand"]["implicit_train_wordings"]["acc50"]
+    bestofn = bestofn_metrics(out / "models" / "policy", data["evals"], s, seed, greedy)
     t = tick("bestofn", t)
     runs = _grpo_rungs(out, seed, s, data, log)
     t = tick("grpo", t)

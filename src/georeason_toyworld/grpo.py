@@ -140,7 +140,7 @@ def grpo_config(
 
 
 def _curves(run_dir: Path) -> dict[str, list[float | None]]:
-    from georeason.training.logs import read_jsonl
+    from georeason.jsonl import read_jsonl
 
     log = [r for r in read_jsonl(run_dir / "train_log.jsonl") if "reward" in r]
     curves = {k: [r.get(v) for r in log] for k, v in GRPO_CURVES.items()}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from georeason.training.logs import read_jsonl
+from georeason.jsonl import read_jsonl
 
 REPORT_FILE = "evolve_report.md"
 #: Decision threshold on a verifier confidence for the agreement rate (yes iff >= 0.5).
@@ -97,7 +97,7 @@ def area_hack_warning(manifests: Sequence[dict[str, Any]]) -> str | None:
 
 def _steps(round_dir: Path) -> list[dict[str, Any]]:
     by_step: dict[int, dict[str, Any]] = {}
-    for rec in read_jsonl(round_dir / "train_log.jsonl"):
+    for rec in read_jsonl(round_dir / "train_log.jsonl", missing_ok=True):
         if "reward" in rec:
             by_step[int(rec["step"])] = rec
     return [by_step[s] for s in sorted(by_step)]

@@ -20,7 +20,6 @@ from typing import Any
 from transformers import TrainerCallback
 
 from georeason.jsonl import append_jsonl
-from georeason.jsonl import read_jsonl as _read_jsonl
 
 
 def _jsonable(value: Any) -> Any:
@@ -77,9 +76,3 @@ class RecordedReward:
         rank = os.environ.get("RANK", "0")
         append_jsonl(os.path.join(self.folder, f"rank{rank}.jsonl"), record)
         return values
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a training log (empty list if it does not exist; a truncated last line
-    is skipped): :func:`georeason.jsonl.read_jsonl`."""
-    return _read_jsonl(path, torn_tail="skip", missing_ok=True)

@@ -69,10 +69,10 @@ def reward_summary(train_log: str | Path) -> dict[str, Any]:
         ``parse_failure_rate``: ``<key>_first``, ``<key>_last``, ``<key>_mean`` (None if never
         logged); ``reward`` is TRL's weighted reward sum (format + verification).
     """
-    from georeason.training.logs import read_jsonl
+    from georeason.jsonl import read_jsonl
 
     by_step: dict[int, dict[str, Any]] = {}
-    for rec in read_jsonl(train_log):
+    for rec in read_jsonl(train_log, missing_ok=True):
         if "reward" in rec:
             by_step[int(rec["step"])] = rec
     steps = [by_step[s] for s in sorted(by_step)]
