@@ -12,6 +12,7 @@ from georeason.commands import (
     prompt_template_arg,
 )
 from georeason.errors import UserInputError
+from georeason.eval.metric_conventions import GEOZERO_TASKS, PRED_BOX_FRAMES
 
 DATASET_CHOICES = ("earthreason", "dior_rsvg", "rrsisd", "geozero", "dota", "isaid", "jsonl")
 TASK_CHOICES = ("region", "pixel", "contour")
@@ -43,11 +44,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="frame of the ground-truth boxes in GeoZero files: px (default) or norm1000",
     )
     p.add_argument("--task", choices=TASK_CHOICES, default="region")
+    gz = p.add_argument_group("GeoZero tasks (--dataset geozero --geozero-task T)")
+    gz.add_argument(
+        "--geozero-task",
+        choices=GEOZERO_TASKS,
+        help="score a GeoZero evaluation file with GeoZero's own rules (--root is then the "
+        "image folder); without it, --dataset geozero runs the region task on grounding records",
+    )
+    gz.add_argument("--data", help="the GeoZero evaluation JSON (list of conversation records)")
+    gz.add_argument(
+        "--pred-box-frame",
+        choices=PRED_BOX_FRAMES,
+        help="frame of predicted grounding boxes: qwen3-norm1000 (default: Qwen3-VL's own), "
+        "qwen25-resized-px, original-px, or geozero-script (GeoZero's published numbers)",
+    )
+    gz.add_argument(
+        "--geozero-system",
+        action="store_true",
+        help="model mode: send GeoZero's 'Type1' system prompt (its script's --system True)",
+    )
+    gz.add_argument("--seed", type=int, default=42, help="model mode sampling seed (default 42)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="policy checkpoint (folder or hub id)")
     src.add_argument(
         "--predictions",
-        help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line',
+        help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line; '
+        "for --geozero-task: the JSON that GeoZero's script writes, or a JSONL of "
+        '{"id", "raw_output"}',
     )
     p.add_argument(
         "--segmenter",
@@ -156,6 +179,14 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.geozero_task is not None or args.data is not None or args.pred_box_frame:
+        if args.dataset != "geozero" or args.geozero_task is None:
+            raise UserInputError(
+                "--geozero-task, --data and --pred-box-frame go together with --dataset geozero"
+            )
+        from georeason.commands.eval_geozero import run_geozero
+
+        return run_geozero(args)
     from georeason.eval.datasets import build_dataset
     from georeason.eval.report import write_report
     from georeason.eval.runner import (

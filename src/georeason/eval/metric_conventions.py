@@ -21,3 +21,14 @@ ContourEmptyPolicy = Literal["diagonal", "skip"]
 CONTOUR_EMPTY_POLICIES: tuple[str, ...] = ("diagonal", "skip")
 DistanceMethod = Literal["edt", "kdtree"]
 DISTANCE_METHODS: tuple[str, ...] = ("edt", "kdtree")
+
+#: GeoZero's evaluation tasks (its ``single_infer_eval_qwen3vl_think.py --task``).
+GEOZERO_TASKS: tuple[str, ...] = ("scene_cls", "vqa", "caption", "grounding")
+#: Frames a predicted GeoZero grounding box can be read in (``georeason.eval.geozero_rules``).
+PredBoxFrame = Literal["qwen3-norm1000", "qwen25-resized-px", "original-px", "geozero-script"]
+PRED_BOX_FRAMES: tuple[str, ...] = (
+    "qwen3-norm1000",
+    "qwen25-resized-px",
+    "original-px",
+    "geozero-script",
+)

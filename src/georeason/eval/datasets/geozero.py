@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,3 +111,94 @@ class GeoZeroEval(EvalDataset):
             questions=(r["query"],),
             meta={"answer": r["answer"]},
         )
+
+
+@dataclass(frozen=True)
+class GeoZeroRecord:
+    """One record of a GeoZero evaluation file, as GeoZero's script reads it.
+
+    Attributes:
+        index: position in the file (GeoZero records have no id).
+        id: the record's ``id`` / ``question_id`` if it has one, else ``str(index)``.
+        messages: the chat the model sees: every turn but a final ``gpt`` answer, in the
+            Qwen chat format (``{"role", "content"}``; images as ``{"type": "image"}`` parts,
+            paths in ``images``); a system turn first when the record has ``system``.
+        images: image paths as written in the file (relative paths resolve against the image
+            root).
+        label: the ground-truth answer (the last ``gpt`` turn; ``""`` if none).
+        refs: caption references (``refs`` if a non-empty list, else ``[label]``).
+    """
+
+    index: int
+    id: str
+    messages: tuple[dict[str, Any], ...]
+    images: tuple[str, ...]
+    label: str
+    refs: tuple[str, ...]
+
+
+def _messages_of(convs: list[dict[str, Any]], system: str | None) -> list[dict[str, Any]]:
+    turns = convs[:-1] if convs and convs[-1].get("from") in ("gpt", "assistant") else convs
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for c in turns:
+        text = str(c["value"])
+        if c.get("from") in ("human", "user"):
+            content: list[dict[str, Any]] = [{"type": "image"}] * text.count("<image>")
+            content = content + [{"type": "text", "text": text.replace("<image>", "").strip()}]
+            out.append({"role": "user", "content": content})
+        else:
+            out.append({"role": "assistant", "content": text.strip()})
+    return out
+
+
+def read_geozero_records(path: str | Path) -> list[GeoZeroRecord]:
+    """Read a GeoZero evaluation file (a JSON list, or JSONL with one record a line).
+
+    A record is ``{"conversations": [{"from": "human"|"gpt", "value": ...}, ...], "images":
+    [...], "refs"?: [...], "system"?: ...}`` (multi-turn allowed: every turn but the last answer
+    is kept). Used for all four tasks.
+
+    Raises:
+        DatasetNotFoundError: the file does not exist.
+        CorruptDataError: bad JSON, not a list, a record without ``conversations`` or
+            ``images`` (the message names the record).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetNotFoundError(f"GeoZero: data file {p} not found")
+    if p.suffix == ".jsonl":
+        from georeason.jsonl import read_jsonl
+
+        data: Any = read_jsonl(p, torn_tail="error")
+    else:
+        data = read_json(p)
+    if not isinstance(data, list):
+        raise CorruptDataError(f"{p}: expected a JSON list of records")
+    out = []
+    for i, rec in enumerate(data):
+        try:
+            convs = list(rec["conversations"])
+            images = rec.get("images") or ([rec["image"]] if rec.get("image") else [])
+            for c in convs:
+                str(c["value"])
+        except (KeyError, TypeError) as exc:
+            raise CorruptDataError(
+                f"{p}: record {i} lacks 'conversations' (turns with 'from' and 'value')"
+            ) from exc
+        if not images:
+            raise CorruptDataError(f"{p}: record {i} has no 'images'")
+        last = convs[-1] if convs else {}
+        label = str(last["value"]) if last.get("from") in ("gpt", "assistant") else ""
+        refs = rec.get("refs")
+        refs = [str(r) for r in refs] if isinstance(refs, list) and refs else [label]
+        out.append(
+            GeoZeroRecord(
+                index=i,
+                id=str(rec.get("id", rec.get("question_id", i))),
+                messages=tuple(_messages_of(convs, rec.get("system"))),
+                images=tuple(str(x) for x in images),
+                label=label,
+                refs=tuple(refs),
+            )
+        )
+    return out
