@@ -393,3 +393,58 @@ def test_bleu_matches_hand_computation():
     assert m["BLEU-1"] == pytest.approx(0.75)
     # bigrams: ab, bc match of 3 -> 2/3; geometric mean of (3/4, 2/3)
     assert m["BLEU-2"] == pytest.approx(math.sqrt(0.75 * 2 / 3))
+
+
+# ---------------------------------------------------------------------------- model mode
+
+
+def test_model_mode_tiny_qwen3vl_resumes(tiny_qwen3vl_dir, samples_dir, tmp_path, capsys):
+    data = [
+        {
+            "conversations": [
+                {"from": "human", "value": "<image>Locate the golf course."},
+                {"from": "gpt", "value": "<answer>[133, 237, 684, 672]</answer>"},
+            ],
+            "images": ["images/dior_00001.jpg"],
+        },
+        {
+            "conversations": [
+                {"from": "human", "value": "<image>Where are the buses?"},
+                {"from": "gpt", "value": "<answer>[197, 172, 531, 508]</answer>"},
+            ],
+            "images": ["images/dota_P1888.png"],
+        },
+    ]
+    (tmp_path / "g.json").write_text(json.dumps(data))
+    argv = ["eval", "--dataset", "geozero", "--geozero-task", "grounding", "--model"]
+    argv += [str(tiny_qwen3vl_dir), "--data", str(tmp_path / "g.json"), "--root"]
+    argv += [str(samples_dir), "--out", str(tmp_path / "o"), "--max-new-tokens", "8"]
+    argv += ["--max-pixels", "50000", "--no-progress", "--geozero-system"]
+    assert main(argv) == 0
+    lines = (tmp_path / "o" / "predictions.jsonl").read_text().splitlines()
+    first = [json.loads(x) for x in lines]
+    assert [r["id"] for r in first] == ["0", "1"]
+    assert first[0]["label"] == data[0]["conversations"][1]["value"]
+    # GeoZero's output format, re-scorable by its script or by predictions mode
+    exported = json.loads((tmp_path / "o" / "predictions.json").read_text())
+    assert set(exported[0]) == {"raw_output", "pred", "label", "image_path"}
+    m1 = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m1["count_S"] + m1["count_M"] + m1["count_L"] == 2
+    # resume: nothing is generated again, the numbers are the same
+    assert main(argv) == 0
+    assert (tmp_path / "o" / "predictions.jsonl").read_text().splitlines() == lines
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text()) == m1
+    assert "RANDOM weights" in capsys.readouterr().out
+
+
+def test_decoding_presets_and_system_prompt():
+    from georeason.eval.datasets.geozero import GeoZeroRecord
+    from georeason.eval.geozero_generate import DECODING_PRESETS, chat_for
+
+    assert DECODING_PRESETS["caption"]["num_beams"] == 5
+    assert DECODING_PRESETS["scene_cls"] == {"do_sample": False}
+    assert DECODING_PRESETS["grounding"]["top_k"] == 50
+    rec = GeoZeroRecord(0, "0", ({"role": "user", "content": "q"},), ("a.png",), "x", ("x",))
+    assert chat_for(rec, False) == [{"role": "user", "content": "q"}]
+    sys_turn = chat_for(rec, True)[0]
+    assert sys_turn["role"] == "system" and "<answer></answer>" in sys_turn["content"]

@@ -374,3 +374,60 @@ class Policy:
             for text, ohw, mhw in zip(texts, original, resized, strict=True):
                 results.append(localization_from_text(text, ohw, mhw, self.frame))
         return results
+
+    def generate_chat(
+        self,
+        messages: Sequence[Sequence[dict[str, Any]]],
+        images: Sequence[Sequence[ImageLike]],
+        **generate_kwargs: Any,
+    ) -> list[str]:
+        """Free-text answers to chats (e.g. GeoZero's tasks), one ``generate`` call per batch.
+
+        Args:
+            messages: per sample, a Qwen chat (``{"role", "content"}``) whose user turns hold
+                one ``{"type": "image"}`` part per image.
+            images: per sample, its images in order (``RasterImage``, arrays or PIL).
+            generate_kwargs: passed to ``model.generate`` (``max_new_tokens``, ``do_sample``,
+                ``num_beams``...); ``pad_token_id`` is set here.
+
+        Returns:
+            The decoded completions (special tokens skipped), in input order.
+
+        Raises:
+            ValueError: mismatched lengths or an image count that differs from the chat's.
+            georeason.errors.UserInputError: an aspect ratio Qwen-VL cannot take (> 200:1).
+        """
+        import torch
+
+        from georeason.models.processors import check_aspect_ratio
+
+        if len(messages) != len(images):
+            raise ValueError(f"got {len(messages)} chats but {len(images)} image lists")
+        if not messages:
+            return []
+        texts, pil = [], []
+        for chat, ims in zip(messages, images, strict=True):
+            n_parts = sum(
+                isinstance(c, dict) and c.get("type") == "image"
+                for m in chat
+                if isinstance(m.get("content"), list)
+                for c in m["content"]
+            )
+            if n_parts != len(ims):
+                raise ValueError(f"a chat has {n_parts} image parts but {len(ims)} images")
+            texts.append(
+                self.processor.apply_chat_template(
+                    list(chat), tokenize=False, add_generation_prompt=True
+                )
+            )
+            for im in ims:
+                rgb = to_pil_rgb(im)
+                check_aspect_ratio(rgb.height, rgb.width)
+                pil.append(rgb)
+        inputs = encode_batch(self.processor, texts, pil, self.min_pixels, self.max_pixels)
+        inputs = inputs.to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(next(self.model.parameters()).dtype)
+        tok = self.processor.tokenizer
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, pad_token_id=tok.pad_token_id, **generate_kwargs)
+        return tok.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
