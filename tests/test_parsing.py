@@ -89,3 +89,15 @@ def test_fuzz_structured_answers(rows, tags):
     r = parse_completion(text)
     for b in r.boxes:
         assert all(math.isfinite(v) for v in b) and b[0] < b[2] and b[1] < b[3]
+
+
+def test_overlong_text_is_cut_before_parsing():
+    from georeason.parsing import MAX_PARSE_CHARS
+
+    head = "<think>x</think><answer>[1,2,3,4]</answer>"
+    r = parse_completion(head + "y" * 900_000)
+    assert "input_truncated" in r.issues and r.boxes == [[1.0, 2.0, 3.0, 4.0]]
+    # a box after the cut is not read: the cut happens first
+    r2 = parse_completion("z" * MAX_PARSE_CHARS + "[1,2,3,4]")
+    assert r2.status == "no_boxes" and "input_truncated" in r2.issues
+    assert "input_truncated" not in parse_completion(head).issues

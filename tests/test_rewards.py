@@ -279,3 +279,46 @@ def test_frame_spec_uses_transformers_smart_resize_and_refuses_extreme_aspect():
         assert spec.model_input_hw(hw) == smart_resize(*hw, 28, 3136, 802_816)
     with pytest.raises(UserInputError, match="10 x 2500 px|2500 x 10 px"):
         spec.model_input_hw((2500, 10))
+
+
+# the strings on which georeason's format reward and ms-swift's regex differ, and some where they
+# agree; (text, georeason, ms-swift)
+FORMAT_CONVENTION_TABLE = [
+    ("<think>a</think><answer>[1,2,3,4]</answer>", 1.0, 1.0),
+    ("<think>a</think>\n<answer>[[1,2,3,4]]</answer>", 1.0, 1.0),  # released single-box grammar
+    ("<think>a</think><answer>[]</answer>", 1.0, 1.0),
+    ("<think>a</think><answer>a tank</answer>", 0.0, 1.0),  # no box list
+    (" <think>a</think><answer>[1,2,3,4]</answer>", 1.0, 0.0),  # leading space
+    ("<think>a</think><answer>[1,2,3,4]</answer>\n", 1.0, 1.0),
+    ("<think>a</think><answer>[1,2,3,4]</answer>\nextra text", 0.0, 1.0),  # MULTILINE $
+    ("<think>a</think><answer>[1,2,3,4]</answer> extra", 0.0, 0.0),
+    ("<answer>[1,2,3,4]</answer>", 0.0, 0.0),
+    ("<think>a</think><answer>[1,2,3,4]</answer><answer>[5,6,7,8]</answer>", 0.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("text, ours, swift", FORMAT_CONVENTION_TABLE)
+def test_format_conventions_table(text, ours, swift):
+    from georeason.rewards import FORMAT_REWARDS, ms_swift_format_reward
+
+    assert format_reward(completions=[text]) == [ours]
+    assert ms_swift_format_reward(completions=[text]) == [swift]
+    assert FORMAT_REWARDS["ms-swift"](completions=[text]) == [swift]
+
+
+def test_released_single_box_grammar_parses_as_one_box():
+    from georeason.parsing import parse_completion
+
+    r = parse_completion("<think>one tank</think><answer>[[10, 20, 30, 40]]</answer>")
+    assert r.boxes == [[10.0, 20.0, 30.0, 40.0]] and r.format_ok and r.status == "ok"
+
+
+def test_format_convention_config_key(tmp_path):
+    from georeason.errors import UserInputError
+    from georeason.training.config import config_from_dict
+
+    base = {"mode": "remotereasoner", "model": "m", "output_dir": str(tmp_path)}
+    assert config_from_dict(base).format_convention == "georeason"
+    assert config_from_dict({**base, "format_convention": "ms-swift"}).format_convention == "ms-swift"
+    with pytest.raises(UserInputError, match="format_convention"):
+        config_from_dict({**base, "format_convention": "swift"})

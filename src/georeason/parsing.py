@@ -25,6 +25,10 @@ STATUS_PARTIAL = "partial"  #: boxes read, but the text deviates from the format
 STATUS_NO_BOXES = "no_boxes"  #: no box could be read
 
 DEFAULT_MAX_BOXES = 100  # ours: no paper sets a cap; 100 covers dense scenes, bounds the cost
+#: Longest text parsed, in characters (ours): 64 Ki characters is well above any completion the
+#: papers allow (2,048 tokens of a few characters each); longer text is cut to its first
+#: ``MAX_PARSE_CHARS`` characters first (issue ``"input_truncated"``) so parsing stays fast.
+MAX_PARSE_CHARS = 65_536
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _BOX4 = re.compile(rf"[\[\(]\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*[\]\)]")
@@ -142,7 +146,8 @@ def parse_completion(text: object, max_boxes: int = DEFAULT_MAX_BOXES) -> ParseR
     """Read reasoning and boxes from a model completion. Never raises.
 
     Args:
-        text: the generated text (anything else, e.g. ``None``, gives ``status="no_boxes"``).
+        text: the generated text (anything else, e.g. ``None``, gives ``status="no_boxes"``);
+            only its first :data:`MAX_PARSE_CHARS` characters are read.
         max_boxes: keep at most this many boxes (ours; see :data:`DEFAULT_MAX_BOXES`).
 
     Returns:
@@ -166,6 +171,9 @@ def _parse(text: object, max_boxes: int) -> ParseResult:
     if not isinstance(text, str):
         return ParseResult([], "", "", STATUS_NO_BOXES, ("not_text",))
     issues: list[str] = []
+    if len(text) > MAX_PARSE_CHARS:
+        text = text[:MAX_PARSE_CHARS]
+        issues.append("input_truncated")
     think = _THINK.search(text)
     answers = _ANSWER.findall(text)
     if think is None:

@@ -1,6 +1,7 @@
 """Reward functions for GRPO, in TRL's signature ``f(prompts, completions, **columns)``.
 
-* :func:`format_reward` — RemoteReasoner ``R_format``.
+* :func:`format_reward` — RemoteReasoner ``R_format`` (georeason's reading);
+  :func:`ms_swift_format_reward` — the ms-swift regex of RemoteReasoner's released run.
 * :class:`IoUReward` / :func:`make_iou_reward` — RemoteReasoner eq. 4 (Hungarian-matched IoU).
 * :class:`CountReward` / :func:`make_count_reward` — RemoteReasoner eq. 5.
 * :class:`VerificationReward` / :func:`make_verification_reward` — RemoteZero Generate-Crop-Verify.
@@ -11,7 +12,7 @@ dataset (``boxes_xyxy_px``) is in original pixels.
 
 from georeason.rewards._common import FrameSpec, completion_text, frame_spec_for
 from georeason.rewards.count import CountReward, count_score, make_count_reward
-from georeason.rewards.format import format_reward
+from georeason.rewards.format import FORMAT_REWARDS, format_reward, ms_swift_format_reward
 from georeason.rewards.iou import IoUReward, make_iou_reward
 from georeason.rewards.verification import (
     VerificationReward,
@@ -21,6 +22,7 @@ from georeason.rewards.verification import (
 )
 
 __all__ = [
+    "FORMAT_REWARDS",
     "CountReward",
     "FrameSpec",
     "IoUReward",
@@ -34,4 +36,5 @@ __all__ = [
     "make_count_reward",
     "make_iou_reward",
     "make_verification_reward",
+    "ms_swift_format_reward",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,3 +38,35 @@ def format_reward(
         failures = sum(not p.parsed for p in parsed) / len(parsed)
         log_metric(kwargs, "parse_failure_rate", failures)
     return [1.0 if p.format_ok else 0.0 for p in parsed]
+
+
+#: ms-swift's ``format`` reward (``swift/plugin/orm.py``, class ``Format``), which RemoteReasoner's
+#: launch script selects (``--reward_funcs format external_vg_acc``): a regex on the whole text
+#: with ``re.DOTALL | re.MULTILINE`` and ``re.match``. Older ms-swift releases end the pattern
+#: with ``$``, newer ones with ``(?![\s\S])`` (end of the whole text); the ``$`` one is kept here.
+MS_SWIFT_FORMAT_PATTERN = r"^<think>.*?</think>\s*<answer>.*?</answer>$"
+_MS_SWIFT_FORMAT = re.compile(MS_SWIFT_FORMAT_PATTERN, re.DOTALL | re.MULTILINE)
+
+
+def ms_swift_format_reward(
+    prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
+) -> list[float | None]:
+    """1.0 if a completion matches ms-swift's format regex (:data:`MS_SWIFT_FORMAT_PATTERN`).
+
+    It differs from :func:`format_reward` (georeason's convention) in what it does not check and
+    where the text may end:
+
+    - the answer need not hold a box list (``<answer>a tank</answer>`` passes);
+    - with ``re.MULTILINE``, ``$`` also matches at a line end, so text after the first line
+      break that follows ``</answer>`` is allowed;
+    - leading whitespace before ``<think>`` fails (``re.match`` at position 0).
+
+    Examples:
+        >>> ms_swift_format_reward(completions=["<think>x</think><answer>a tank</answer>"])
+        [1.0]
+    """
+    return [1.0 if _MS_SWIFT_FORMAT.match(completion_text(c)) else 0.0 for c in completions]
+
+
+#: The format rewards by convention name (config key ``format_convention``).
+FORMAT_REWARDS = {"georeason": format_reward, "ms-swift": ms_swift_format_reward}

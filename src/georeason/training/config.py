@@ -14,6 +14,7 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: all-linear}
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
     prompt_template: null        # policy prompt with {query} (and {frame}); null = the default
+    format_convention: georeason # or ms-swift: which format reward (georeason.rewards.format)
 
 Unknown keys are errors (a typo never silently falls back to a default).
 """
@@ -32,6 +33,8 @@ from georeason.errors import UserInputError
 MODES = ("remotezero", "remotereasoner")
 REWARD_NAMES = ("format", "iou", "count", "verification")
 VERIFIER_KINDS = ("initial_policy", "local", "http", "shared_base")
+#: ``format_convention``: georeason's format reward, or ms-swift's regex (RemoteReasoner's run).
+FORMAT_CONVENTIONS = ("georeason", "ms-swift")
 
 #: Rewards of each mode and their default weights (RemoteZero: format + verification;
 #: RemoteReasoner: R = R_IoU + R_count + R_format, unit weights).
@@ -134,6 +137,10 @@ class TrainConfig:
     rank/alpha/targets replace the ``lora`` section), e.g. the previous self-evolution round;
     None = a fresh LoRA from ``lora``.
 
+    ``format_convention``: ``"georeason"`` (:func:`georeason.rewards.format_reward`, the
+    answer must hold a box list) or ``"ms-swift"`` (the regex of ms-swift's ``format`` reward
+    that RemoteReasoner's released run used; :func:`georeason.rewards.ms_swift_format_reward`).
+
     ``prompt_template``: the policy prompt template, with ``{query}`` and optionally
     ``{frame}`` (:func:`georeason.prompts.policy_prompt`); None = the default (RemoteReasoner's
     format). Use the one the policy was (pre)trained with, also at inference.
@@ -153,6 +160,7 @@ class TrainConfig:
     merge_final: bool = False
     init_adapter: str | None = None
     prompt_template: str | None = None
+    format_convention: str = "georeason"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -173,6 +181,11 @@ class TrainConfig:
                 check_policy_template(self.prompt_template)
             except ValueError as exc:
                 raise UserInputError(f"prompt_template: {exc}") from None
+        if self.format_convention not in FORMAT_CONVENTIONS:
+            raise UserInputError(
+                f"format_convention must be one of {FORMAT_CONVENTIONS}, "
+                f"got {self.format_convention!r}"
+            )
         if self.verifier.kind not in VERIFIER_KINDS:
             raise UserInputError(f"verifier.kind must be one of {VERIFIER_KINDS}")
         if self.mode == "remotezero":

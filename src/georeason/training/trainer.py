@@ -23,8 +23,8 @@ from typing import Any
 from georeason.errors import GeoreasonError, UserInputError
 from georeason.models.spec import resolve_model
 from georeason.rewards import (
+    FORMAT_REWARDS,
     FrameSpec,
-    format_reward,
     frame_spec_for,
     make_count_reward,
     make_iou_reward,
@@ -153,7 +153,7 @@ def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -
     rewards = []
     for name in config.reward_weights:
         if name == "format":
-            rewards.append(format_reward)
+            rewards.append(FORMAT_REWARDS[config.format_convention])
         elif name == "iou":
             rewards.append(make_iou_reward(frame))
         elif name == "count":
