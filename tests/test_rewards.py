@@ -319,6 +319,7 @@ def test_format_convention_config_key(tmp_path):
 
     base = {"mode": "remotereasoner", "model": "m", "output_dir": str(tmp_path)}
     assert config_from_dict(base).format_convention == "georeason"
-    assert config_from_dict({**base, "format_convention": "ms-swift"}).format_convention == "ms-swift"
+    swift = config_from_dict({**base, "format_convention": "ms-swift"})
+    assert swift.format_convention == "ms-swift"
     with pytest.raises(UserInputError, match="format_convention"):
         config_from_dict({**base, "format_convention": "swift"})
