@@ -593,3 +593,57 @@ def test_merge_adapter_keeps_the_checkpoint_dtype(tiny_qwen3vl_dir, tmp_path):
     again = load_model_and_processor(merged, device="cpu", dtype=checkpoint_dtype(merged))
     assert next(again.model.parameters()).dtype == torch.bfloat16
     assert checkpoint_dtype(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    "override, where, suggestion",
+    [
+        ("grpo.learning_rat=1e-5", "grpo (trl.GRPOConfig)", "learning_rate"),
+        ("lora.alpah=8", "in lora", "alpha"),
+        ("verifier.margin_rato=0.1", "in verifier", "margin_ratio"),
+        ("data.max_sample=3", "in data", "max_samples"),
+        ("prompt_templat=x", "in the config", "prompt_template"),
+    ],
+)
+def test_misspelt_config_key_names_the_nearest(override, where, suggestion, capsys):
+    from georeason.cli import main
+
+    argv = ["train", "--config", "configs/tiny_remotereasoner.yaml", "--set", override]
+    assert main([*argv, "--print-config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert where in err and f"did you mean {suggestion}?" in err and "\n" not in err
+
+
+PINNED = {
+    # key: (RemoteReasoner's value, RemoteZero's value); TRL 1.16's default differs for most
+    "beta": (0.04, 0.04),
+    "loss_type": ("grpo", "grpo"),
+    "scale_rewards": ("group", "group"),
+    "epsilon": (0.2, 0.2),
+    "warmup_steps": (0.05, 0.05),
+    "top_p": (0.9, 1.0),
+    "top_k": (50, 0),
+    "temperature": (0.9, 0.9),
+    "num_generations": (4, 4),
+    "max_completion_length": (1024, 1024),
+    "save_steps": (10, 100),
+    "bf16": (True, True),
+    "gradient_checkpointing": (True, True),
+    "learning_rate": (1e-6, 1e-6),
+}
+
+
+@pytest.mark.parametrize("i, name", [(0, "remotereasoner_qwen25vl_7b"), (1, "remotezero_qwen3vl_8b")])
+def test_paper_configs_pin_settings_into_grpoconfig(i, name, capsys):
+    """The resolved GRPOConfig (built by TRL, `--print-config`) holds each pinned value."""
+    from georeason.cli import main
+
+    assert main(["train", "--config", f"configs/{name}.yaml", "--print-config"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    grpo = resolved["grpo_config"]
+    for key, values in PINNED.items():
+        expected = pytest.approx(values[i]) if isinstance(values[i], float) else values[i]
+        assert grpo[key] == expected, key
+    assert resolved["config"]["model"].startswith("Qwen/")
+    if i == 0:
+        assert resolved["config"]["format_convention"] == "ms-swift"

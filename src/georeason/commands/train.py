@@ -18,6 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "OUTPUT/rollouts/.",
     )
     p.add_argument("--config", required=True, help="YAML config (see configs/)")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the fully resolved settings (our config and every trl.GRPOConfig value, "
+        "TRL defaults included) as JSON and exit without loading a model",
+    )
     add_override_arguments(p, example="--set grpo.learning_rate=1e-5 --set lora.r=16")
     p.set_defaults(func=run)
 
@@ -66,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     from georeason.training.trainer import train
 
     config = load_config(args.config, overrides_from_args(args))
+    if args.print_config:
+        import json
+
+        from georeason.training.trainer import resolved_settings
+
+        print(json.dumps(resolved_settings(config), indent=2, default=str))
+        return 0
     result = train(config)
     if os.environ.get("RANK", "0") != "0":  # accelerate launch: report once
         return 0

@@ -209,11 +209,26 @@ class TrainConfig:
 _SECTIONS = {"data": DataConfig, "verifier": VerifierConfig, "lora": LoraSettings}
 
 
+def unknown_keys_message(unknown: set[str], known: set[str], where: str) -> str:
+    """``unknown key(s) [...] in WHERE (did you mean ...?); known: [...]``: the nearest valid
+    name of each misspelt key (``difflib``); the known names are listed when at most 20."""
+    import difflib
+
+    hints = []
+    for key in sorted(unknown):
+        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        if near:
+            hints.append(near[0])
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    listed = f"known: {sorted(known)}" if len(known) <= 20 else f"{len(known)} known keys"
+    return f"unknown key(s) {sorted(unknown)} in {where}{hint}; {listed}"
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
-        raise UserInputError(f"unknown key(s) {sorted(unknown)} in {where}; known: {sorted(names)}")
+        raise UserInputError(unknown_keys_message(unknown, names, where))
     return cls(**values)
 
 

@@ -178,6 +178,54 @@ def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -
     return rewards
 
 
+def checked_grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """``config.grpo_kwargs()`` after checking every key is a field of ``trl.GRPOConfig``.
+
+    Raises:
+        UserInputError: an unknown key, with the nearest field name.
+    """
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    from georeason.training.config import unknown_keys_message
+
+    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    kwargs = config.grpo_kwargs()
+    unknown = set(kwargs) - fields
+    if unknown:
+        raise UserInputError(unknown_keys_message(unknown, fields, "grpo (trl.GRPOConfig)"))
+    return kwargs
+
+
+def resolved_settings(config: TrainConfig) -> dict[str, Any]:
+    """The fully resolved settings of a run, without loading a model: our config, and every
+    ``trl.GRPOConfig`` value it produces (TRL's defaults included, after ``__post_init__``).
+
+    On a machine without the hardware a setting needs (``bf16`` without a GPU), the config is
+    built with that setting off and the requested value is reported (``grpo_config_note``).
+
+    Raises:
+        UserInputError: unknown or invalid ``grpo`` values.
+    """
+    from trl import GRPOConfig
+
+    kwargs = checked_grpo_kwargs(config)
+    note = None
+    try:
+        grpo = GRPOConfig(**kwargs)
+    except ValueError as exc:
+        if not (kwargs.get("bf16") or kwargs.get("fp16")):
+            raise UserInputError(f"invalid grpo options: {exc}") from None
+        grpo = GRPOConfig(**{**kwargs, "bf16": False, "fp16": False, "use_cpu": True})
+        note = f"built with bf16/fp16 off on this machine ({exc}); requested values restored"
+    values = grpo.to_dict()
+    for key in ("bf16", "fp16", "use_cpu"):
+        if note is not None:
+            values[key] = kwargs.get(key, values[key] if key != "use_cpu" else False)
+    return {"config": config.to_dict(), "grpo_config": values, "grpo_config_note": note}
+
+
 def build_trainer(
     config: TrainConfig,
     callbacks: list[Any] | None = None,
@@ -200,18 +248,12 @@ def build_trainer(
         UserInputError: invalid config values (including unknown ``grpo`` keys).
         georeason.errors.ModelLoadError: the policy or verifier checkpoint cannot be loaded.
     """
-    import dataclasses
-
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
     from georeason.models.loading import load_model_and_processor
 
-    grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    kwargs = config.grpo_kwargs()
-    unknown = sorted(set(kwargs) - grpo_fields)
-    if unknown:
-        raise UserInputError(f"unknown grpo option(s) {unknown} (not fields of trl.GRPOConfig)")
+    kwargs = checked_grpo_kwargs(config)
     if monitors:
         kwargs["reward_weights"] = [*kwargs["reward_weights"], *([0.0] * len(monitors))]
     try:
