@@ -633,7 +633,9 @@ PINNED = {
 }
 
 
-@pytest.mark.parametrize("i, name", [(0, "remotereasoner_qwen25vl_7b"), (1, "remotezero_qwen3vl_8b")])
+@pytest.mark.parametrize(
+    "i, name", [(0, "remotereasoner_qwen25vl_7b"), (1, "remotezero_qwen3vl_8b")]
+)
 def test_paper_configs_pin_settings_into_grpoconfig(i, name, capsys):
     """The resolved GRPOConfig (built by TRL, `--print-config`) holds each pinned value."""
     from georeason.cli import main
