@@ -133,3 +133,28 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> P
     tmp.write_text("".join(_line(r) for r in records), encoding="utf-8")
     tmp.replace(p)
     return p
+
+
+def read_record_list(path: str | os.PathLike, what: str = "records") -> list[Any]:
+    """A list of records from a ``.jsonl`` file (:func:`read_jsonl`, malformed lines are errors)
+    or any other file holding one JSON list (e.g. GeoZero's data and output files).
+
+    Args:
+        path: the file.
+        what: how the file is named in error messages (e.g. ``"--predictions"``).
+
+    Raises:
+        JsonlError: missing file, invalid JSON (with the line for JSONL), or not a list.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise JsonlError(f"{what}: {p} not found")
+    if p.suffix == ".jsonl":
+        return read_jsonl(p, torn_tail="error")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JsonlError(f"{what}: {p} is not valid JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise JsonlError(f"{what}: {p} must hold a JSON list of records")
+    return data

@@ -16,7 +16,6 @@ Outputs: ``OUT/metrics.json`` (GeoZero's metric names, see :func:`score_task`) a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,20 +49,10 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
         UserInputError: missing file, bad JSON (file and line for JSONL), a record that is not
             an object or has neither ``pred`` nor ``raw_output``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise UserInputError(f"--predictions: {p} not found")
-    if p.suffix == ".jsonl":
-        from georeason.jsonl import read_jsonl
+    from georeason.jsonl import read_record_list
 
-        records: Any = read_jsonl(p, torn_tail="error")
-    else:
-        try:
-            records = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserInputError(f"--predictions: {p} is not valid JSON ({exc})") from None
-        if not isinstance(records, list):
-            raise UserInputError(f"--predictions: {p} must hold a JSON list of records")
+    p = Path(path)
+    records = read_record_list(p, "--predictions")
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or ("pred" not in rec and "raw_output" not in rec):
             raise UserInputError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +12,6 @@ from georeason.eval.datasets.base import (
     EvalDataset,
     EvalSample,
     image_size_hw,
-    read_json,
 )
 from georeason.geometry import as_boxes_xyxy, boxes_from_model_frame
 
@@ -61,15 +59,9 @@ class GeoZeroEval(EvalDataset):
         self.file = path
         self.box_frame = box_frame
         img_root = Path(image_root) if image_root else path.parent
-        if path.suffix == ".jsonl":
-            try:
-                records = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
-            except json.JSONDecodeError as exc:
-                raise CorruptDataError(f"{path}: invalid JSON line ({exc})") from exc
-        else:
-            records = read_json(path)
-        if not isinstance(records, list):
-            raise CorruptDataError(f"{path}: expected a list of records")
+        from georeason.jsonl import read_record_list
+
+        records = read_record_list(path, "GeoZero")
         self.n_skipped = 0
         for i, rec in enumerate(records):
             try:
@@ -163,17 +155,12 @@ def read_geozero_records(path: str | Path) -> list[GeoZeroRecord]:
         CorruptDataError: bad JSON, not a list, a record without ``conversations`` or
             ``images`` (the message names the record).
     """
+    from georeason.jsonl import read_record_list
+
     p = Path(path)
     if not p.is_file():
         raise DatasetNotFoundError(f"GeoZero: data file {p} not found")
-    if p.suffix == ".jsonl":
-        from georeason.jsonl import read_jsonl
-
-        data: Any = read_jsonl(p, torn_tail="error")
-    else:
-        data = read_json(p)
-    if not isinstance(data, list):
-        raise CorruptDataError(f"{p}: expected a JSON list of records")
+    data = read_record_list(p, "GeoZero data")
     out = []
     for i, rec in enumerate(data):
         try:
