@@ -123,3 +123,35 @@ def test_locate_refuses_an_extreme_strip_in_one_line(tmp_path, tiny_qwen3vl_dir,
     err = capsys.readouterr().err
     assert "2500 x 10 px" in err and "aspect ratio" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ('{"id": broken', ":2: not valid JSON"),
+        ('{"id": "x", "image": "images/dior_00001.jpg", "gt_boxes": []}', ":2: missing field"),
+        (
+            '{"id": "x", "query": "q", "image": "images/dior_00001.jpg", "gt_boxes": [[1, 2, 3]]}',
+            ":2: bad gt_boxes",
+        ),
+    ],
+)
+def test_eval_bad_data_line_exit_2_names_file_and_line(bad_line, message, tmp_path, samples_dir):
+    """A bad record in a JSONL data file stops eval before any sample, in one line (the box
+    of three numbers gave a traceback with exit 1 before the check at load time)."""
+    first = (samples_dir / "queries.jsonl").read_text().splitlines()[0]
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "images").symlink_to(samples_dir / "images")
+    (root / "queries.jsonl").write_text(
+        first + "\n" + bad_line + "\n" + first.replace('"id": "', '"id": "z') + "\n"
+    )
+    (tmp_path / "p.jsonl").write_text("")
+    argv = ["eval", "--dataset", "jsonl", "--root", str(root), "--predictions"]
+    argv += [str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "o")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "georeason.cli", *argv], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()[-1]
+    assert "queries.jsonl" in err and message in err and "Traceback" not in proc.stderr

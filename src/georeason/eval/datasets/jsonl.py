@@ -53,6 +53,10 @@ class JSONLQueries(EvalDataset):
                 raise CorruptDataError(f"{path}:{n}: missing field(s) {missing}")
             if rec["id"] in seen:
                 raise CorruptDataError(f"{path}:{n}: duplicate id {rec['id']!r}")
+            try:  # check the boxes now: a bad one must not stop a run half-way with a traceback
+                as_boxes_xyxy(rec["gt_boxes"])
+            except (ValueError, TypeError) as exc:
+                raise CorruptDataError(f"{path}:{n}: bad gt_boxes ({exc})") from None
             seen.add(rec["id"])
             self._records.append({**rec, "_base": base})
         self._check_not_empty(path)
