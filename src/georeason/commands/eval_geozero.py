@@ -11,31 +11,23 @@ from georeason.errors import UserInputError
 DEFAULT_FRAME = "qwen3-norm1000"  # GeoZero's model is Qwen3-VL: its own box convention
 
 
-def _frames_table(answers, root, max_pixels) -> dict[str, dict]:
-    """Grounding metrics under every box frame, for the report."""
-    from georeason.eval.geozero_eval import score_task
-    from georeason.eval.metric_conventions import PRED_BOX_FRAMES
-
-    return {
-        f: score_task("grounding", answers, root, f, max_pixels)  # type: ignore[arg-type]
-        for f in PRED_BOX_FRAMES
-    }
-
-
 def run_geozero(args: argparse.Namespace) -> int:
     from georeason.eval.datasets.geozero import read_geozero_records
     from georeason.eval.geozero_eval import (
         answers_from_predictions,
+        grounding_by_frame,
         read_predictions,
         score_task,
     )
     from georeason.eval.geozero_report import write_geozero_outputs
+    from georeason.eval.metric_conventions import PRED_BOX_FRAMES
 
     task = args.geozero_task
     frame = args.pred_box_frame or DEFAULT_FRAME
     if args.pred_box_frame and task != "grounding":
         raise UserInputError("--pred-box-frame applies to --geozero-task grounding only")
     records = read_geozero_records(args.data) if args.data else None
+    root = args.root if args.root else (Path(args.data).parent if args.data else None)
     if args.predictions:
         predictions = read_predictions(args.predictions)
         source = {"kind": "predictions", "predictions": str(args.predictions)}
@@ -44,13 +36,17 @@ def run_geozero(args: argparse.Namespace) -> int:
             raise UserInputError("model mode needs the GeoZero evaluation file: pass --data")
         from georeason.eval.geozero_generate import generate_answers
 
-        predictions = generate_answers(args, records, task)
+        predictions = generate_answers(args, records, task, root)
         source = {"kind": "model", "model": str(args.model)}
     if args.limit is not None:
         predictions = predictions[: args.limit]
     answers = answers_from_predictions(predictions, records, task)
-    root = args.root if args.root else (Path(args.data).parent if args.data else None)
-    metrics = score_task(task, answers, root, frame, args.max_pixels)
+    frames = None
+    if task == "grounding":  # every frame for the report; image sizes are read once
+        frames = grounding_by_frame(answers, root, PRED_BOX_FRAMES, args.max_pixels)
+        metrics = frames[frame]
+    else:
+        metrics = score_task(task, answers, root, frame, args.max_pixels)
     meta = {
         **source,
         "data": str(args.data) if args.data else None,
@@ -64,7 +60,6 @@ def run_geozero(args: argparse.Namespace) -> int:
             f"NOTE: {len(predictions)} predictions for {len(records)} data records",
             file=sys.stderr,
         )
-    frames = _frames_table(answers, root, args.max_pixels) if task == "grounding" else None
     metrics_path, report = write_geozero_outputs(args.out, task, metrics, meta, frames)
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())

@@ -163,19 +163,28 @@ def score_task(
 
         refs = [a.label if isinstance(a.label, list) else [a.label] for a in answers]
         return dict(caption_metrics(preds, refs))
-    return _score_grounding(answers, root, frame, max_pixels)
+    return grounding_by_frame(answers, root, (frame,), max_pixels)[frame]
 
 
-def _score_grounding(
+def grounding_by_frame(
     answers: list[ScoredAnswer],
     root: str | Path | None,
-    frame: PredBoxFrame,
-    max_pixels: int | None,
-) -> dict[str, Any]:
+    frames: tuple[str, ...],
+    max_pixels: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Grounding metrics of the same answers under each box frame; each image's size is read
+    once (from its header).
+
+    Returns:
+        ``{frame: metrics}`` with the keys of :func:`score_task` for grounding.
+
+    Raises:
+        UserInputError: an answer without an image, an image that cannot be found or read, or
+            no answer with a valid ground-truth box.
+    """
     from georeason.eval.datasets.base import image_size_hw
 
     sizes: dict[str, tuple[int, int]] = {}
-    items = []
     for i, a in enumerate(answers):
         if a.image_path is None:
             raise UserInputError(f"grounding prediction {i} names no image ('image_path')")
@@ -185,11 +194,14 @@ def _score_grounding(
                 sizes[a.image_path] = image_size_hw(path)
             except Exception as exc:  # PIL and rasterio raise many types on a bad file
                 raise UserInputError(f"image {path} cannot be read ({exc})") from None
-        h, w = sizes[a.image_path]
-        items.append(score_grounding_item(a.pred, str(a.label), h, w, frame, max_pixels))
-    try:
-        out: dict[str, Any] = dict(grounding_metrics(items))
-    except ValueError as exc:
-        raise UserInputError(str(exc)) from None
-    out["n"] = len(items)
+    out = {}
+    for frame in frames:
+        items = [
+            score_grounding_item(a.pred, str(a.label), *sizes[a.image_path], frame, max_pixels)
+            for a in answers
+        ]
+        try:
+            out[frame] = {**grounding_metrics(items), "n": len(items)}
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
     return out

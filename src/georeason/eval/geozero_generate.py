@@ -44,10 +44,12 @@ def chat_for(record: GeoZeroRecord, system: bool) -> list[dict[str, Any]]:
 
 
 def generate_answers(
-    args: argparse.Namespace, records: list[GeoZeroRecord], task: str
+    args: argparse.Namespace, records: list[GeoZeroRecord], task: str, root: str | Path
 ) -> list[dict[str, Any]]:
     """Answer every record (resuming from ``OUT/predictions.jsonl``); returns the prediction
-    records in data order, labels included (captions: the reference list).
+    records in data order, labels included (captions: the reference list). Image paths
+    resolve against ``root``. One record per ``generate`` call: sampling is seeded per record,
+    which batching would break (a batch shares one random stream).
 
     Raises:
         georeason.errors.UserInputError: a missing image or a bad ``--limit``.
@@ -68,7 +70,6 @@ def generate_answers(
         shard.unlink()
     done = {r["id"]: r for r in read_jsonl(shard, torn_tail="repair", missing_ok=True)}
     todo = records if args.limit is None else records[: args.limit]
-    root = args.root if args.root else Path(args.data).parent
     pending = [r for r in todo if str(r.index) not in done]
     if pending:
         from georeason.models.policy import Policy

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from georeason.eval.metric_conventions import PRED_BOX_FRAMES, PredBoxFrame
-from georeason.geometry import box_iou_matrix
+from georeason.geometry import box_iou_matrix, boxes_from_model_frame
 
 #: GeoZero's area levels of the ground-truth box, in px² (COCO's small/medium thresholds).
 AREA_LEVELS_PX2: tuple[float, float, float] = (32.0**2, 96.0**2, math.inf)
@@ -186,7 +186,9 @@ def pred_box_to_original_px(
         frame: one of :data:`PRED_BOX_FRAMES`.
         height, width: original image size in pixels.
         max_pixels: pixel budget of ``qwen25-resized-px`` (default: Qwen2.5-VL's processor
-            default, 12,845,056).
+            default, 12,845,056; minimum 3,136). The two Qwen frames use georeason's own
+            conversion (:class:`georeason.rewards.FrameSpec`,
+            :func:`georeason.geometry.boxes_from_model_frame`).
 
     Returns:
         ``[x1, y1, x2, y2]`` in original pixels, unclipped and unordered (as GeoZero scores them).
@@ -197,30 +199,21 @@ def pred_box_to_original_px(
     x1, y1, x2, y2 = (float(v) for v in box)
     if frame == "original-px":
         return [x1, y1, x2, y2]
-    if frame == "qwen3-norm1000":
-        return [
-            x1 * width / 1000.0,
-            y1 * height / 1000.0,
-            x2 * width / 1000.0,
-            y2 * height / 1000.0,
-        ]
     if frame == "geozero-script":
         rh, rw = geozero_smart_resize(height, width)
         sw, sh = width / rw, height / rh
-        return [
-            float(round(x1 * sw)),
-            float(round(y1 * sh)),
-            float(round(x2 * sw)),
-            float(round(y2 * sh)),
-        ]
-    if frame == "qwen25-resized-px":
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+        return [float(round(v * f)) for v, f in ((x1, sw), (y1, sh), (x2, sw), (y2, sh))]
+    if frame in ("qwen3-norm1000", "qwen25-resized-px"):  # georeason's own frame conversion
+        from georeason.rewards import FrameSpec
 
-        rh, rw = smart_resize(
-            height, width, factor=_FACTOR, min_pixels=3136, max_pixels=max_pixels or _MAX_PIXELS
+        spec = FrameSpec(
+            "norm1000" if frame == "qwen3-norm1000" else "resized_px",
+            max_pixels=max_pixels or _MAX_PIXELS,
+            factor=_FACTOR,
         )
-        sw, sh = width / rw, height / rh
-        return [x1 * sw, y1 * sh, x2 * sw, y2 * sh]
+        resized = spec.model_input_hw((height, width)) if spec.frame == "resized_px" else None
+        out = boxes_from_model_frame([[x1, y1, x2, y2]], spec.frame, (height, width), resized)
+        return [float(v) for v in out[0]]
     raise ValueError(f"unknown --pred-box-frame {frame!r}; expected one of {PRED_BOX_FRAMES}")
 
 

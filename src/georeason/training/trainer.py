@@ -220,9 +220,8 @@ def resolved_settings(config: TrainConfig) -> dict[str, Any]:
         grpo = GRPOConfig(**{**kwargs, "bf16": False, "fp16": False, "use_cpu": True})
         note = f"built with bf16/fp16 off on this machine ({exc}); requested values restored"
     values = grpo.to_dict()
-    for key in ("bf16", "fp16", "use_cpu"):
-        if note is not None:
-            values[key] = kwargs.get(key, values[key] if key != "use_cpu" else False)
+    if note is not None:  # report what the config asked for, not the CPU stand-in
+        values.update({k: bool(kwargs.get(k, False)) for k in ("bf16", "fp16", "use_cpu")})
     return {"config": config.to_dict(), "grpo_config": values, "grpo_config_note": note}
 
 

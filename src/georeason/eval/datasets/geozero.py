@@ -135,8 +135,10 @@ def _messages_of(convs: list[dict[str, Any]], system: str | None) -> list[dict[s
     for c in turns:
         text = str(c["value"])
         if c.get("from") in ("human", "user"):
-            content: list[dict[str, Any]] = [{"type": "image"}] * text.count("<image>")
-            content = content + [{"type": "text", "text": text.replace("<image>", "").strip()}]
+            content: list[dict[str, Any]] = [
+                {"type": "image"} for _ in range(text.count("<image>"))
+            ]
+            content.append({"type": "text", "text": text.replace("<image>", "").strip()})
             out.append({"role": "user", "content": content})
         else:
             out.append({"role": "assistant", "content": text.strip()})
