@@ -104,7 +104,8 @@ def verifier_prompt(query: str) -> str:
     return VERIFIER_TEMPLATE.format(query=str(query).strip())
 
 
-def _user_message_with_image(text: str) -> list[dict[str, Any]]:
+def user_message_with_image(text: str) -> list[dict[str, Any]]:
+    """One user turn: the image first, then ``text`` (the Qwen-VL chat content layout)."""
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
 
 
@@ -117,9 +118,9 @@ def policy_messages(
     Returns:
         ``[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": ...}]}]``.
     """
-    return _user_message_with_image(policy_prompt(query, frame, template))
+    return user_message_with_image(policy_prompt(query, frame, template))
 
 
 def verifier_messages(query: str) -> list[dict[str, Any]]:
     """Chat messages for the verifier: one user turn with the crop first, then the question."""
-    return _user_message_with_image(verifier_prompt(query))
+    return user_message_with_image(verifier_prompt(query))

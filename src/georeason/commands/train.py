@@ -1,4 +1,5 @@
-"""``georeason train``: GRPO with LoRA on TRL, RemoteZero or RemoteReasoner mode."""
+"""``georeason train``: LoRA training on TRL: GRPO (RemoteZero, RemoteReasoner, GeoZero's A²GRPO)
+or SFT (GeoZero's cold start)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import os
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="GRPO training with LoRA (remotezero: format + verification; "
-        "remotereasoner: IoU + count + format)",
+        help="training with LoRA: GRPO (remotezero: format + verification; remotereasoner: "
+        "IoU + count + format; geozero_a2grpo: answer + format + gated thinking) or SFT "
+        "(geozero_sft)",
         description="Train a Qwen-VL policy with TRL's GRPOTrainer and a LoRA adapter. Running "
         "it again on an output folder that holds checkpoints resumes from the last one (same "
         "data order). Runs unchanged under `accelerate launch` (DDP, DeepSpeed: see "
@@ -21,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--print-config",
         action="store_true",
-        help="print the fully resolved settings (our config and every trl.GRPOConfig value, "
-        "TRL defaults included) as JSON and exit without loading a model",
+        help="print the fully resolved settings (our config and every trl.GRPOConfig or "
+        "trl.SFTConfig value, TRL defaults included) as JSON and exit without loading a model",
     )
     add_override_arguments(p, example="--set grpo.learning_rate=1e-5 --set lora.r=16")
     p.set_defaults(func=run)
@@ -49,17 +51,20 @@ def add_override_arguments(p: argparse.ArgumentParser, example: str) -> None:
     )
 
 
-def overrides_from_args(args: argparse.Namespace) -> list[str]:
-    """The ``key=value`` overrides given by the dedicated flags, then the ``--set`` ones."""
+def overrides_from_args(args: argparse.Namespace, section: str = "grpo") -> list[str]:
+    """The ``key=value`` overrides given by the dedicated flags, then the ``--set`` ones.
+
+    ``section``: where ``--max-steps``/``--save-steps`` go (``grpo``, or ``sft`` for SFT).
+    """
     out = []
     if args.output_dir:
         out.append(f"output_dir={args.output_dir}")
     if args.model:
         out.append(f"model={args.model}")
     if args.max_steps is not None:
-        out.append(f"grpo.max_steps={args.max_steps}")
+        out.append(f"{section}.max_steps={args.max_steps}")
     if args.save_steps is not None:
-        out.append(f"grpo.save_steps={args.save_steps}")
+        out.append(f"{section}.save_steps={args.save_steps}")
     if args.verifier_url:
         out += ["verifier.kind=http", f"verifier.url={args.verifier_url}"]
     if args.verifier_model:
@@ -68,10 +73,14 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from georeason.training.config import load_config
+    from georeason.training.config import config_from_dict, read_yaml_with_overrides
     from georeason.training.trainer import train
 
-    config = load_config(args.config, overrides_from_args(args))
+    mode = read_yaml_with_overrides(args.config, list(args.overrides)).get("mode")
+    section = "sft" if mode == "geozero_sft" else "grpo"
+    config = config_from_dict(
+        read_yaml_with_overrides(args.config, overrides_from_args(args, section))
+    )
     if args.print_config:
         import json
 

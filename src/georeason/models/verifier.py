@@ -17,7 +17,7 @@ skipped, and ``"Yes"``/``"No"`` themselves must be single tokens. It is computed
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image
 
@@ -96,6 +96,9 @@ class LocalVerifier:
         min_pixels: lower pixel bound (None: the processor's own).
         batch_size: pairs per prefill (default :data:`DEFAULT_BATCH_SIZE`).
         yes_tokens, no_tokens: answer variants (first of each required to be a single token).
+        prompt_fn: query -> the user text after the image (default
+            :func:`georeason.prompts.verifier_prompt`, RemoteZero's question; another yes/no
+            question, e.g. A²GRPO's thinking judge, passes its own).
 
     Raises:
         ValueError: if the yes/no words are not single tokens, or ``batch_size`` is not positive.
@@ -110,6 +113,7 @@ class LocalVerifier:
         batch_size: int = DEFAULT_BATCH_SIZE,
         yes_tokens: Sequence[str] = YES_VARIANTS,
         no_tokens: Sequence[str] = NO_VARIANTS,
+        prompt_fn: Callable[[str], str] = prompts.verifier_prompt,
     ) -> None:
         from georeason.models.loading import weights_kind_of
 
@@ -122,6 +126,7 @@ class LocalVerifier:
         self.max_pixels = max_pixels
         self.min_pixels = min_pixels
         self.batch_size = int(batch_size)
+        self.prompt_fn = prompt_fn
         self.yes_ids, self.no_ids = resolve_yes_no_ids(processor.tokenizer, yes_tokens, no_tokens)
         processor.tokenizer.padding_side = "left"
 
@@ -164,7 +169,9 @@ class LocalVerifier:
     def prompt_text(self, query: str) -> str:
         """The chat-formatted verifier prompt for one query (crop placeholder included)."""
         return self.processor.apply_chat_template(
-            prompts.verifier_messages(query), tokenize=False, add_generation_prompt=True
+            prompts.user_message_with_image(self.prompt_fn(query)),
+            tokenize=False,
+            add_generation_prompt=True,
         )
 
     def yes_no_logits(self, crops: Sequence[Image.Image], queries: Sequence[str]):

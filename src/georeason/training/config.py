@@ -2,7 +2,7 @@
 
 A config has these top-level keys (see ``configs/*.yaml`` for complete examples)::
 
-    mode: remotezero | remotereasoner
+    mode: remotezero | remotereasoner | geozero_sft | geozero_a2grpo
     model: Qwen/Qwen3-VL-8B-Instruct | ./folder | tiny:qwen2_5_vl
     output_dir: runs/x
     max_pixels: 802816           # policy pixel budget (both papers)
@@ -13,8 +13,10 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     verifier: {kind: initial_policy | local | http, ...}  (remotezero only)
     lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: all-linear}
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
+    sft: {...}                   # geozero_sft only: passed to trl.SFTConfig
+    a2grpo: {...}                # geozero_a2grpo only: A2GRPO's options (A2GRPOSettings)
     prompt_template: null        # policy prompt with {query} (and {frame}); null = the default
-    format_convention: georeason # or ms-swift: which format reward (georeason.rewards.format)
+    format_convention: georeason # or ms-swift (the geozero modes' default): which format reward
 
 Unknown keys are errors (a typo never silently falls back to a default).
 """
@@ -30,8 +32,10 @@ import yaml
 
 from georeason.errors import UserInputError
 
-MODES = ("remotezero", "remotereasoner")
-REWARD_NAMES = ("format", "iou", "count", "verification")
+MODES = ("remotezero", "remotereasoner", "geozero_sft", "geozero_a2grpo")
+#: The modes trained with GRPO (``geozero_sft`` is supervised fine-tuning with TRL's SFTTrainer).
+GRPO_MODES = ("remotezero", "remotereasoner", "geozero_a2grpo")
+REWARD_NAMES = ("format", "iou", "count", "verification", "answer", "thinking")
 VERIFIER_KINDS = ("initial_policy", "local", "http", "shared_base")
 #: ``format_convention``: georeason's format reward, or ms-swift's regex (RemoteReasoner's run).
 FORMAT_CONVENTIONS = ("georeason", "ms-swift")
@@ -41,6 +45,32 @@ FORMAT_CONVENTIONS = ("georeason", "ms-swift")
 DEFAULT_REWARD_WEIGHTS: dict[str, dict[str, float]] = {
     "remotezero": {"format": 1.0, "verification": 1.0},
     "remotereasoner": {"iou": 1.0, "count": 1.0, "format": 1.0},
+    # GeoZero's A2GRPO: answer + format + gated thinking reward; the weights are ours (the
+    # paper's formulas are not public, see georeason.training.a2grpo).
+    "geozero_a2grpo": {"answer": 1.0, "format": 1.0, "thinking": 0.5},
+    "geozero_sft": {},
+}
+#: Rewards each GRPO mode accepts.
+ALLOWED_REWARDS: dict[str, tuple[str, ...]] = {
+    "remotezero": ("format", "verification"),
+    "remotereasoner": ("format", "iou", "count"),
+    "geozero_a2grpo": ("format", "answer", "thinking"),
+}
+
+#: SFTConfig values we set when a ``geozero_sft`` config does not (all ours; the GeoZero paper's
+#: SFT settings were not available to us). ``max_length: None``: truncating a vision-language
+#: sample could cut image tokens; ``remove_unused_columns: False``: images load lazily from the
+#: ``image_path`` column; ``completion_only_loss``: the loss covers the answer, not the prompt.
+DEFAULT_SFT: dict[str, Any] = {
+    "learning_rate": 1e-5,
+    "max_length": None,
+    "completion_only_loss": True,
+    "remove_unused_columns": False,
+    "logging_steps": 1,
+    "save_strategy": "steps",
+    "save_steps": 100,
+    "report_to": ["tensorboard"],
+    "seed": 42,
 }
 
 #: GRPOConfig values we set when the config does not: the papers' shared settings where they
@@ -69,11 +99,20 @@ class DataConfig:
             original pixels (``[]`` = no target); optional ``id``.
         image_root: folder that relative image paths start from (default: the JSONL's folder).
         max_samples: use only the first N records.
+        task: geozero modes: the task (``scene_cls``, ``vqa``, ``caption``, ``grounding``) of
+            records that carry no ``task_type``; None = every record must name its task.
+
+    In the geozero modes ``path`` is ``"geozero-samples"`` (the bundled GeoZero-format records
+    over the real sample images) or a GeoZero training file: JSON list or JSONL, each record in
+    ms-swift's format (``messages``, ``images``, ``solution``, ``task_type``) or GeoZero's
+    conversation format (``conversations``, ``images``, ``refs``); see
+    :mod:`georeason.training.geozero_data`.
     """
 
     path: str = "samples"
     image_root: str | None = None
     max_samples: int | None = None
+    task: str | None = None
 
 
 @dataclass
@@ -130,6 +169,57 @@ class LoraSettings:
 
 
 @dataclass
+class A2GRPOSettings:
+    """A²GRPO (GeoZero, arXiv 2511.22645), reconstructed: its formulas are not public; every
+    choice below is ours, read from the paper's framework figure and abstract ("the reasoning
+    process is regularized by the model's own answers"). See :mod:`georeason.training.a2grpo`.
+
+    Attributes:
+        kl_tokens: ``"answer"`` (A²GRPO: the KL penalty to the reference model covers only the
+            answer tokens, from ``<answer>`` on; the thinking is free to explore) or ``"all"``
+            (TRL's GRPO). Needs ``grpo.beta > 0`` to matter.
+        judge: who scores the thinking: ``"initial_policy"`` (a frozen copy of the policy as
+            loaded: after SFT, GeoZero's own model judges its reasoning), ``"local"`` (another
+            checkpoint, ``judge_model``), ``"http"`` (an OpenAI-compatible server,
+            ``judge_url`` + ``judge_model``), or ``"answer_consistency"`` (no model: 1 when the
+            normalised answer appears in the reasoning, a cheap anchor check).
+        gate: ``"hard"`` (thinking reward = judge score if the answer reward reaches
+            ``gate_threshold``, else 0) or ``"soft"`` (judge score x answer reward).
+        gate_threshold: the answer reward that opens the hard gate (ours: 0.5, i.e. a correct
+            class/VQA answer, IoU >= 0.5, a caption BLEU of 0.5).
+        grounding_reward: ``"iou"`` (continuous) or ``"acc50"`` (1 if IoU >= 0.5).
+        judge_model, judge_url, judge_max_pixels, judge_batch_size: the judge model's settings.
+    """
+
+    kl_tokens: str = "answer"
+    judge: str = "initial_policy"
+    gate: str = "hard"
+    gate_threshold: float = 0.5
+    grounding_reward: str = "iou"
+    judge_model: str | None = None
+    judge_url: str | None = None
+    judge_max_pixels: int = 200_704
+    judge_batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        choices = {
+            "kl_tokens": ("answer", "all"),
+            "judge": ("initial_policy", "local", "http", "answer_consistency"),
+            "gate": ("hard", "soft"),
+            "grounding_reward": ("iou", "acc50"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UserInputError(
+                    f"a2grpo.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+        if self.judge in ("local", "http") and not self.judge_model:
+            raise UserInputError(f"a2grpo.judge {self.judge} needs a2grpo.judge_model")
+        if self.judge == "http" and not self.judge_url:
+            raise UserInputError("a2grpo.judge http needs a2grpo.judge_url")
+
+
+@dataclass
 class TrainConfig:
     """Everything ``georeason train`` needs (see the module docstring for the YAML layout).
 
@@ -140,6 +230,11 @@ class TrainConfig:
     ``format_convention``: ``"georeason"`` (:func:`georeason.rewards.format_reward`, the
     answer must hold a box list) or ``"ms-swift"`` (the regex of ms-swift's ``format`` reward
     that RemoteReasoner's released run used; :func:`georeason.rewards.ms_swift_format_reward`).
+    None = the mode's default: ``ms-swift`` for the geozero modes (GeoZero trained with
+    ms-swift, and its answers are not always boxes), else ``georeason``.
+
+    ``sft``: ``trl.SFTConfig`` arguments (``geozero_sft``); ``a2grpo``:
+    :class:`A2GRPOSettings` (``geozero_a2grpo``).
 
     ``prompt_template``: the policy prompt template, with ``{query}`` and optionally
     ``{frame}`` (:func:`georeason.prompts.policy_prompt`); None = the default (RemoteReasoner's
@@ -160,20 +255,39 @@ class TrainConfig:
     merge_final: bool = False
     init_adapter: str | None = None
     prompt_template: str | None = None
-    format_convention: str = "georeason"
+    format_convention: str | None = None
+    sft: dict[str, Any] = field(default_factory=dict)
+    a2grpo: A2GRPOSettings = field(default_factory=A2GRPOSettings)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise UserInputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.format_convention is None:
+            self.format_convention = "ms-swift" if self.mode.startswith("geozero") else "georeason"
+        if self.mode == "geozero_sft":
+            if self.reward_weights:
+                raise UserInputError("geozero_sft is supervised fine-tuning: it takes no rewards")
+            if self.grpo:
+                raise UserInputError("geozero_sft takes trainer settings under 'sft', not 'grpo'")
+        elif self.sft:
+            raise UserInputError(f"'sft' settings belong to mode geozero_sft, not {self.mode}")
         if not self.reward_weights:
             self.reward_weights = dict(DEFAULT_REWARD_WEIGHTS[self.mode])
         unknown = set(self.reward_weights) - set(REWARD_NAMES)
         if unknown:
             raise UserInputError(f"unknown rewards {sorted(unknown)}; known: {REWARD_NAMES}")
-        if self.mode == "remotezero" and {"iou", "count"} & set(self.reward_weights):
+        misplaced = set(self.reward_weights) - set(ALLOWED_REWARDS.get(self.mode, ()))
+        if self.mode == "remotezero" and {"iou", "count"} & misplaced:
             raise UserInputError("remotezero uses no box annotations: drop the iou/count rewards")
-        if self.mode == "remotereasoner" and "verification" in self.reward_weights:
-            raise UserInputError("the verification reward belongs to remotezero mode")
+        if misplaced:
+            homes = {
+                r: [m for m, allowed in ALLOWED_REWARDS.items() if r in allowed] for r in misplaced
+            }
+            where = "; ".join(f"{r} belongs to {', '.join(homes[r])}" for r in sorted(misplaced))
+            raise UserInputError(
+                f"mode {self.mode} takes the rewards {list(ALLOWED_REWARDS[self.mode])} "
+                f"({where})"
+            )
         if self.prompt_template is not None:
             from georeason.prompts import check_policy_template
 
@@ -194,6 +308,13 @@ class TrainConfig:
             if self.verifier.kind == "local" and not self.verifier.model:
                 raise UserInputError("verifier.kind local needs verifier.model (a checkpoint)")
 
+    def sft_kwargs(self) -> dict[str, Any]:
+        """``trl.SFTConfig`` keyword arguments: our defaults, then the config's ``sft``."""
+        out = dict(DEFAULT_SFT)
+        out.update(self.sft)
+        out["output_dir"] = self.output_dir
+        return out
+
     def grpo_kwargs(self) -> dict[str, Any]:
         """``trl.GRPOConfig`` keyword arguments: our defaults, then the config's ``grpo``."""
         out = dict(DEFAULT_GRPO)
@@ -206,7 +327,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_SECTIONS = {"data": DataConfig, "verifier": VerifierConfig, "lora": LoraSettings}
+_SECTIONS = {
+    "data": DataConfig,
+    "verifier": VerifierConfig,
+    "lora": LoraSettings,
+    "a2grpo": A2GRPOSettings,
+}
 
 
 def unknown_keys_message(unknown: set[str], known: set[str], where: str) -> str:
@@ -271,7 +397,7 @@ def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
         if not isinstance(section, dict):
             raise UserInputError(f"{name!r} must be a mapping")
         values[name] = _build(cls, section, name)
-    for name in ("reward_weights", "grpo"):
+    for name in ("reward_weights", "grpo", "sft"):
         if values.get(name) is None:
             values[name] = {}
         if not isinstance(values[name], dict):

@@ -1,8 +1,11 @@
-"""GRPO training on TRL: RemoteZero (format + verification), RemoteReasoner (IoU + count + format).
+"""Training on TRL: RemoteZero (format + verification), RemoteReasoner (IoU + count + format),
+GeoZero (SFT cold start; A²GRPO with answer, format and gated thinking rewards).
 
-Nothing of GRPO is re-implemented here: this module builds TRL's ``GRPOTrainer`` (LoRA via
-peft) from a :class:`~georeason.training.config.TrainConfig`, with georeason's rewards, data and
-logs, and resumes from the last checkpoint of the output folder.
+Nothing of GRPO or SFT is re-implemented here: this module builds TRL's ``GRPOTrainer`` (or
+:class:`~georeason.training.a2grpo.A2GRPOTrainer`, its subclass, or ``SFTTrainer`` via
+:mod:`georeason.training.sft`; LoRA via peft) from a
+:class:`~georeason.training.config.TrainConfig`, with georeason's rewards, data and logs, and
+resumes from the last checkpoint of the output folder.
 
 Scale: the same entry point runs under ``accelerate launch`` (DDP, DeepSpeed ZeRO-2/3; see
 ``configs/accelerate/``); rollouts can use TRL's vLLM integration by setting
@@ -148,11 +151,74 @@ def build_verifier(config: TrainConfig, policy_model_path: str, policy: Any = No
     return verifier
 
 
-def build_rewards(config: TrainConfig, frame: FrameSpec, verifier: Any = None) -> list[Any]:
-    """The reward functions, in the order of ``config.reward_weights``."""
-    rewards = []
+def build_thinking_judge(config: TrainConfig, policy_model_path: str):
+    """A²GRPO's thinking judge from ``config.a2grpo`` (see :class:`A2GRPOSettings`): a yes/no
+    model (frozen initial policy, another checkpoint, or a server) asked
+    :data:`georeason.rewards.geozero.THINKING_JUDGE_TEMPLATE` on the full image, or the no-model
+    answer-consistency check.
+
+    Raises:
+        georeason.errors.ModelLoadError: the judge checkpoint cannot be loaded.
+    """
+    from georeason.rewards.geozero import (
+        VerifierThinkingJudge,
+        _identity,
+        answer_consistency_judge,
+    )
+
+    a2 = config.a2grpo
+    if a2.judge == "answer_consistency":
+        return answer_consistency_judge
+    if a2.judge == "http":
+        from georeason.serving.verifier_client import HTTPVerifier
+
+        vc = config.verifier
+        return VerifierThinkingJudge(
+            HTTPVerifier(
+                a2.judge_url,
+                a2.judge_model,
+                timeout=vc.timeout,
+                max_retries=vc.max_retries,
+                backoff=vc.backoff,
+                max_concurrency=vc.max_concurrency,
+                prompt_fn=_identity,
+            )
+        )
+    from georeason.models.verifier import LocalVerifier
+
+    model = policy_model_path if a2.judge == "initial_policy" else resolve_model(a2.judge_model)
+    judge = LocalVerifier.from_pretrained(
+        model,
+        max_pixels=a2.judge_max_pixels,
+        batch_size=a2.judge_batch_size,
+        device=_device_for_verifier(config),
+        dtype=config.dtype,
+    )
+    judge.prompt_fn = _identity
+    judge.model.requires_grad_(False)
+    return VerifierThinkingJudge(judge)
+
+
+def build_rewards(
+    config: TrainConfig, frame: FrameSpec, verifier: Any = None, judge: Any = None
+) -> list[Any]:
+    """The reward functions, in the order of ``config.reward_weights``.
+
+    ``judge``: A²GRPO's thinking judge (:func:`build_thinking_judge`), needed by ``thinking``.
+    """
+    from georeason.rewards.geozero import GeoZeroAnswerReward, ThinkingReward
+
+    answer = GeoZeroAnswerReward(frame, config.a2grpo.grounding_reward)
+    rewards: list[Any] = []
     for name in config.reward_weights:
-        if name == "format":
+        if name == "answer":
+            rewards.append(answer)
+        elif name == "thinking":
+            if judge is None:
+                raise UserInputError("the thinking reward needs a judge (a2grpo.judge)")
+            a2 = config.a2grpo
+            rewards.append(ThinkingReward(answer, judge, a2.gate, a2.gate_threshold))
+        elif name == "format":
             rewards.append(FORMAT_REWARDS[config.format_convention])
         elif name == "iou":
             rewards.append(make_iou_reward(frame))
@@ -200,29 +266,35 @@ def checked_grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 def resolved_settings(config: TrainConfig) -> dict[str, Any]:
     """The fully resolved settings of a run, without loading a model: our config, and every
-    ``trl.GRPOConfig`` value it produces (TRL's defaults included, after ``__post_init__``).
+    ``trl.GRPOConfig`` value it produces (``trl.SFTConfig`` for ``geozero_sft``, under
+    ``sft_config``), TRL's defaults included, after ``__post_init__``.
 
     On a machine without the hardware a setting needs (``bf16`` without a GPU), the config is
     built with that setting off and the requested value is reported (``grpo_config_note``).
 
     Raises:
-        UserInputError: unknown or invalid ``grpo`` values.
+        UserInputError: unknown or invalid trainer values.
     """
-    from trl import GRPOConfig
+    from trl import GRPOConfig, SFTConfig
 
-    kwargs = checked_grpo_kwargs(config)
+    if config.mode == "geozero_sft":
+        from georeason.training.sft import checked_sft_kwargs
+
+        cls, kwargs, key = SFTConfig, checked_sft_kwargs(config), "sft_config"
+    else:
+        cls, kwargs, key = GRPOConfig, checked_grpo_kwargs(config), "grpo_config"
     note = None
     try:
-        grpo = GRPOConfig(**kwargs)
+        built = cls(**kwargs)
     except ValueError as exc:
         if not (kwargs.get("bf16") or kwargs.get("fp16")):
-            raise UserInputError(f"invalid grpo options: {exc}") from None
-        grpo = GRPOConfig(**{**kwargs, "bf16": False, "fp16": False, "use_cpu": True})
+            raise UserInputError(f"invalid {key.split('_')[0]} options: {exc}") from None
+        built = cls(**{**kwargs, "bf16": False, "fp16": False, "use_cpu": True})
         note = f"built with bf16/fp16 off on this machine ({exc}); requested values restored"
-    values = grpo.to_dict()
+    values = built.to_dict()
     if note is not None:  # report what the config asked for, not the CPU stand-in
         values.update({k: bool(kwargs.get(k, False)) for k in ("bf16", "fp16", "use_cpu")})
-    return {"config": config.to_dict(), "grpo_config": values, "grpo_config_note": note}
+    return {"config": config.to_dict(), key: values, f"{key}_note": note}
 
 
 def build_trainer(
@@ -252,6 +324,10 @@ def build_trainer(
 
     from georeason.models.loading import load_model_and_processor
 
+    if config.mode == "geozero_sft":
+        from georeason.training.sft import build_sft_trainer
+
+        return build_sft_trainer(config, callbacks)
     kwargs = checked_grpo_kwargs(config)
     if monitors:
         kwargs["reward_weights"] = [*kwargs["reward_weights"], *([0.0] * len(monitors))]
@@ -286,25 +362,35 @@ def build_trainer(
     verifier = None
     if "verification" in config.reward_weights:
         verifier = build_verifier(config, model_path, policy=model if shared else None)
+    judge = None
+    if "thinking" in config.reward_weights:
+        judge = build_thinking_judge(config, model_path)
     out = Path(config.output_dir)
-    rewards = [RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier)]
+    rewards = [
+        RecordedReward(r, out / "rollouts") for r in build_rewards(config, frame, verifier, judge)
+    ]
     rewards += [make(frame) for make in monitors]
+    common = {
+        "model": model,
+        "reward_funcs": rewards,
+        "args": args,
+        "processing_class": processor,
+        "peft_config": lora,
+        "callbacks": [JsonlLogCallback(out / "train_log.jsonl"), *(callbacks or [])],
+    }
+    if config.mode == "geozero_a2grpo":
+        from georeason.training.a2grpo import A2GRPOTrainer
+        from georeason.training.geozero_data import build_geozero_dataset
+
+        dataset = build_geozero_dataset(config.data, for_sft=False)
+        return A2GRPOTrainer(train_dataset=dataset, kl_tokens=config.a2grpo.kl_tokens, **common)
     dataset = build_dataset(
         config.data,
         frame.frame,
         need_boxes=config.mode == "remotereasoner",
         prompt_template=config.prompt_template,
     )
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=rewards,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
-        peft_config=lora,
-        callbacks=[JsonlLogCallback(out / "train_log.jsonl"), *(callbacks or [])],
-    )
-    return trainer
+    return GRPOTrainer(train_dataset=dataset, **common)
 
 
 def merge_adapter(
