@@ -1,4 +1,4 @@
-"""GeoZero's rewards (arXiv 2511.22645): a per-task answer reward and A²GRPO's gated thinking reward.
+"""GeoZero's rewards (arXiv 2511.22645): per-task answer reward, A²GRPO's gated thinking reward.
 
 Both have TRL's reward signature ``f(prompts, completions, **columns) -> list[float]`` and read
 the dataset columns of :mod:`georeason.training.geozero_data`: ``task_type``, ``solution`` (the
@@ -64,9 +64,8 @@ def caption_bleu4(prediction: str, references: Sequence[str]) -> float:
     refs = [r for r in refs if r]
     if not hyp or not refs:
         return 0.0
-    return float(
-        sentence_bleu(refs, hyp, weights=(0.25,) * 4, smoothing_function=SmoothingFunction().method1)
-    )
+    smooth = SmoothingFunction().method1
+    return float(sentence_bleu(refs, hyp, weights=(0.25,) * 4, smoothing_function=smooth))
 
 
 def answer_score(
@@ -108,7 +107,8 @@ def answer_score(
         loc = frame.localize(completion, image_size_hw)
         if len(loc.boxes_xyxy_px) == 0:
             return 0.0
-        iou = float(box_iou_matrix(np.asarray([gt], float), np.asarray(loc.boxes_xyxy_px[:1]))[0, 0])
+        first = np.asarray(loc.boxes_xyxy_px[:1], dtype=np.float64)
+        iou = float(box_iou_matrix(np.asarray([gt], dtype=np.float64), first)[0, 0])
         return float(iou >= 0.5) if grounding_reward == "acc50" else iou
     return 0.0
 
@@ -139,11 +139,18 @@ class GeoZeroAnswerReward:
         refs = kwargs.get("refs") or [()] * n
         images = kwargs.get("image") or [None] * n
         out = []
-        for c, task, label, ref, image in zip(completions, tasks, labels, refs, images):
+        for c, task, label, ref, image in zip(
+            completions, tasks, labels, refs, images, strict=True
+        ):
             hw = image_hw(image) if image is not None else None
             out.append(
                 answer_score(
-                    str(task), completion_text(c), str(label), ref or (), hw, self.frame,
+                    str(task),
+                    completion_text(c),
+                    str(label),
+                    ref or (),
+                    hw,
+                    self.frame,
                     self.grounding_reward,
                 )
             )
@@ -155,7 +162,7 @@ class GeoZeroAnswerReward:
         values = self.scores(completions, kwargs)
         tasks = [str(t) for t in column(kwargs, "task_type", len(completions))]
         for task in sorted(set(tasks)):
-            vals = [v for v, t in zip(values, tasks) if t == task]
+            vals = [v for v, t in zip(values, tasks, strict=True) if t == task]
             log_metric(kwargs, f"answer_reward/{task}", float(np.mean(vals)))
         return list(values)
 
@@ -288,12 +295,16 @@ class ThinkingReward:
         todo = [i for i in range(n) if weights[i] > 0 and reasonings[i]]
         prompts = list(prompts) if prompts is not None else [""] * n
         images = kwargs.get("image") or [None] * n
-        scores = self.judge(
-            [images[i] for i in todo],
-            [_question(prompts[i]) for i in todo],
-            [reasonings[i] for i in todo],
-            [extract_answer_block(texts[i]) for i in todo],
-        ) if todo else []
+        scores = (
+            self.judge(
+                [images[i] for i in todo],
+                [_question(prompts[i]) for i in todo],
+                [reasonings[i] for i in todo],
+                [extract_answer_block(texts[i]) for i in todo],
+            )
+            if todo
+            else []
+        )
         out = [0.0] * n
         for i, s in zip(todo, scores, strict=True):
             out[i] = weights[i] * float(min(1.0, max(0.0, s)))

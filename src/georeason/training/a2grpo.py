@@ -135,11 +135,13 @@ class A2GRPOTrainer(GRPOTrainer):
 
         def anchored(*args: Any, **kwargs: Any):
             logps, entropies, aux = compute(*args, **kwargs)
-            inputs["ref_per_token_logps"] = answer_only_reference_logps(reference, logps, answer_mask)
+            inputs["ref_per_token_logps"] = answer_only_reference_logps(
+                reference, logps, answer_mask
+            )
             kl = per_token_kl(reference, logps.detach())
+            n_real = inputs["completion_mask"].sum()
             totals = self.accelerator.reduce(
-                _stack((kl * answer_mask).sum(), answer_mask.sum(), inputs["completion_mask"].sum()),
-                reduction="sum",
+                _stack((kl * answer_mask).sum(), answer_mask.sum(), n_real), reduction="sum"
             )
             self._metrics[mode]["kl_answer"].append((totals[0] / totals[1].clamp(min=1)).item())
             self._metrics[mode]["answer_token_share"].append(

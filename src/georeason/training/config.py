@@ -285,8 +285,7 @@ class TrainConfig:
             }
             where = "; ".join(f"{r} belongs to {', '.join(homes[r])}" for r in sorted(misplaced))
             raise UserInputError(
-                f"mode {self.mode} takes the rewards {list(ALLOWED_REWARDS[self.mode])} "
-                f"({where})"
+                f"mode {self.mode} takes the rewards {list(ALLOWED_REWARDS[self.mode])} ({where})"
             )
         if self.prompt_template is not None:
             from georeason.prompts import check_policy_template

@@ -95,8 +95,10 @@ def _turns(rec: dict[str, Any]) -> list[dict[str, str]]:
             for m in rec["messages"]
         ]
     out = [{"role": "system", "content": str(rec["system"])}] if rec.get("system") else []
-    out += [{"role": _ROLES.get(str(c["from"]), str(c["from"])), "content": str(c["value"])}
-            for c in rec["conversations"]]
+    out += [
+        {"role": _ROLES.get(str(c["from"]), str(c["from"])), "content": str(c["value"])}
+        for c in rec["conversations"]
+    ]
     return out
 
 
@@ -119,7 +121,9 @@ def _parse_record(rec: Any, n: int, where: str, default_task: str | None) -> Geo
     solution = rec.get("solution")
     target = final if final is not None else solution
     if target is None:
-        raise UserInputError(f"{where}: record {n} has no answer (a final assistant turn or 'solution')")
+        raise UserInputError(
+            f"{where}: record {n} has no answer (a final assistant turn or 'solution')"
+        )
     raw_task = rec.get("task_type", default_task)
     task = canonical_task(raw_task)
     if task is None:
@@ -246,7 +250,9 @@ class _ImageLoader:
         out["image"] = [read_image(p).pil() for p in batch["image_path"]]
         if self.frame_spec is not None and "completion" in batch:
             completions = []
-            for image, task, comp in zip(out["image"], batch["task_type"], batch["completion"]):
+            for image, task, comp in zip(
+                out["image"], batch["task_type"], batch["completion"], strict=True
+            ):
                 if task == "grounding":
                     hw = (image.size[1], image.size[0])
                     text = target_in_model_frame(comp[0]["content"], hw, self.frame_spec)
