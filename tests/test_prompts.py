@@ -94,3 +94,38 @@ def test_train_config_and_dataset_rows_use_the_prompt_template(tmp_path):
     assert rows[0]["prompt"] == [{"role": "user", "content": "Locate: the pool"}]
     default = build_rows(recs, tmp_path, "norm1000", False)
     assert default[0]["prompt"][0]["content"] == prompts.policy_prompt("the pool", "norm1000")
+
+
+def test_remotereasoner_preset_reproduces_the_released_prompt_and_image_position(
+    tiny_qwen25vl_dir,
+):
+    """RemoteReasoner.py builds f"{prompt}\\n<image>\\nText description: {question}" and ms-swift
+    expands <image> in place: our messages give the same text around the vision tokens."""
+    from georeason.models.loading import load_processor
+    from georeason.prompts import REMOTEREASONER_TEMPLATE, policy_messages
+
+    instruction = REMOTEREASONER_TEMPLATE.split("\n<image>")[0]
+    assert instruction.startswith("You are an object localization assistant.")
+    assert instruction.endswith("tags.Perform the grounding task for the following input:")
+    messages = policy_messages("the storage tanks", "resized_px", "remotereasoner")
+    content = messages[0]["content"]
+    assert [c["type"] for c in content] == ["text", "image", "text"]
+    assert content[0]["text"] == instruction + "\n"
+    assert content[2]["text"] == "\nText description: the storage tanks"
+    processor = load_processor(tiny_qwen25vl_dir)
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    expected = (
+        f"{instruction}\n<|vision_start|><|image_pad|><|vision_end|>\n"
+        "Text description: the storage tanks<|im_end|>"
+    )
+    assert expected in text
+    # the default preset keeps the image first
+    default = policy_messages("x", "resized_px", "georeason")[0]["content"]
+    assert [c["type"] for c in default] == ["image", "text"]
+
+
+def test_templates_with_two_image_markers_are_refused():
+    from georeason.prompts import check_policy_template
+
+    with pytest.raises(ValueError, match="once"):
+        check_policy_template("<image>{query}<image>")

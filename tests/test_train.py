@@ -649,3 +649,32 @@ def test_paper_configs_pin_settings_into_grpoconfig(i, name, capsys):
     assert resolved["config"]["model"].startswith("Qwen/")
     if i == 0:
         assert resolved["config"]["format_convention"] == "ms-swift"
+
+
+def test_remotereasoner_preset_and_system_prompt_reach_the_rollout_prompt(
+    samples_dir, tiny_qwen25vl_dir
+):
+    """The paper config's prompt (image between instruction and query) and ms-swift's R1 system
+    prompt, as TRL renders them (prepare_multimodal_messages + the chat template)."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    from georeason.models.loading import load_processor
+    from georeason.prompts import MS_SWIFT_R1_SYSTEM
+    from georeason.training.config import DataConfig
+
+    cfg = load_config(ROOT / "configs" / "remotereasoner_qwen25vl_7b.yaml")
+    assert (cfg.prompt_template, cfg.system_prompt) == ("remotereasoner", "ms-swift-r1")
+    ds = build_dataset(
+        DataConfig(path="samples"), "resized_px", True, cfg.prompt_template, cfg.system_prompt
+    )
+    row = ds[0]
+    messages = prepare_multimodal_messages(row["prompt"], images=[row["image"]])
+    text = load_processor(tiny_qwen25vl_dir).apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith(f"<|im_start|>system\n{MS_SWIFT_R1_SYSTEM}<|im_end|>")
+    assert (
+        "following input:\n<|vision_start|><|image_pad|><|vision_end|>\nText description: "
+        + row["query"]
+    ) in text
+    assert text.count("<|image_pad|>") == 1

@@ -41,6 +41,60 @@ POLICY_TEMPLATE = (
     "Output format: <think> reasoning </think><answer>[[x1,y1,x2,y2]]</answer>"
 )
 
+#: Where a template puts the image: the literal ``<image>`` (ms-swift's marker). A template
+#: without it gets the image before its text.
+IMAGE_MARKER = "<image>"
+
+#: RemoteReasoner's released inference prompt (``RemoteReasoner.py``, ``prompt`` and
+#: ``Region_reasoning``: ``f"{prompt}\n<image>\nText description: {question}"``), verbatim,
+#: including its missing space before "Perform" and its "\n final answer".
+REMOTEREASONER_TEMPLATE = (
+    "You are an object localization assistant. Your task is to locate the target object(s) in "
+    "the image based on the provided text description and output bounding box coordinates. "
+    "Please follow these requirements:\n"
+    "1. Text comprehension: Carefully analyze the text description to identify the target "
+    "object.\n"
+    "2. Output format:\n"
+    "   - If one object exists: Output the bounding box coordinates in the format: "
+    "[[x1,y1,x2,y2]]\n"
+    "   - If no matching object is found: Output an empty list []\n"
+    "   - If multi-objects exist: Output the bounding box coordinates in the format: "
+    "[[x1,y1,x2,y2],...,[x1,y1,x2,y2]]\n"
+    "3. Coordinate requirements:\n"
+    "   - Bounding box coordinates should be arranged as [x_min, y_min, x_max, y_max]\n"
+    "   - Coordinate values must be integers representing pixel positions\n"
+    "4. Output specifications:\n"
+    "   - Output the thinking process in <think> </think> and \n final answer (a list of "
+    "bounding boxes) in <answer> </answer> tags."
+    "Perform the grounding task for the following input:"
+    "\n<image>\nText description: {query}"
+)
+
+#: Policy prompt presets: ``prompt_template`` / ``--prompt-template`` accept these names.
+PROMPT_PRESETS: dict[str, str] = {
+    "georeason": POLICY_TEMPLATE,
+    "remotereasoner": REMOTEREASONER_TEMPLATE,
+}
+
+#: ms-swift's R1 system prompt (``examples/train/grpo/prompt.txt``), which RemoteReasoner's
+#: launch script passes (``--system``) for GRPO training.
+MS_SWIFT_R1_SYSTEM = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant "
+    "solves it. The assistant first thinks about the reasoning process in the mind and then "
+    "provides the user with the answer. The reasoning process and answer are enclosed within "
+    "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning "
+    "process here </think><answer> answer here </answer>"
+)
+
+#: System prompt presets: ``system_prompt`` accepts these names (or any literal text).
+SYSTEM_PRESETS: dict[str, str] = {"ms-swift-r1": MS_SWIFT_R1_SYSTEM}
+
+
+def system_prompt_text(value: str | None) -> str | None:
+    """The system prompt for a preset name or literal text (None: the chat template's own)."""
+    return SYSTEM_PRESETS.get(value, value) if value else None
+
+
 #: Verifier prompt (ours; RemoteZero does not publish its wording). ``{query}`` is filled.
 VERIFIER_TEMPLATE = "Request: {query}\nDoes this image region match the request? Answer Yes or No."
 
@@ -53,11 +107,15 @@ def _check_frame(frame: str) -> None:
 def check_policy_template(template: str) -> None:
     """Raise ``ValueError`` unless ``template`` is a usable policy prompt template.
 
-    A template is a ``str.format`` string with the field ``{query}`` and optionally ``{frame}``
-    (no other field).
+    A template is a preset name (:data:`PROMPT_PRESETS`) or a ``str.format`` string with the
+    field ``{query}`` and optionally ``{frame}`` (no other field), and at most one ``<image>``
+    marker (where the image goes; default: before the text).
     """
     import string
 
+    template = PROMPT_PRESETS.get(template, template)
+    if template.count(IMAGE_MARKER) > 1:
+        raise ValueError(f"a policy prompt template may hold {IMAGE_MARKER} once")
     fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     if "query" not in fields or fields - {"query", "frame"}:
         raise ValueError(
@@ -91,6 +149,7 @@ def policy_prompt(query: str, frame: ModelFrame = "resized_px", template: str | 
         template = POLICY_TEMPLATE
     else:
         check_policy_template(template)
+        template = PROMPT_PRESETS.get(template, template)
     return template.format(query=str(query).strip(), frame=FRAME_DESCRIPTIONS[frame])
 
 
@@ -105,8 +164,28 @@ def verifier_prompt(query: str) -> str:
 
 
 def user_message_with_image(text: str) -> list[dict[str, Any]]:
-    """One user turn: the image first, then ``text`` (the Qwen-VL chat content layout)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+    """One user turn with one image: where ``text`` holds :data:`IMAGE_MARKER`, the image goes
+    there (the text around it is kept exactly, as ms-swift expands its marker); otherwise the
+    image comes first, then ``text`` (the Qwen-VL chat content layout)."""
+    return [{"role": "user", "content": image_content(text)}]
+
+
+def image_content(text: str) -> list[dict[str, Any]]:
+    r"""Structured chat content for ``text`` with one image (see :func:`user_message_with_image`).
+
+    Examples:
+        >>> parts = image_content("Find it\n<image>\nText description: a ship")
+        >>> [p["type"] for p in parts], parts[0]["text"], parts[2]["text"]
+        (['text', 'image', 'text'], 'Find it\n', '\nText description: a ship')
+    """
+    head, marker, tail = text.partition(IMAGE_MARKER)
+    if not marker:
+        return [{"type": "image"}, {"type": "text", "text": text}]
+    parts = [{"type": "text", "text": head}] if head else []
+    parts.append({"type": "image"})
+    if tail:
+        parts.append({"type": "text", "text": tail})
+    return parts
 
 
 def policy_messages(

@@ -25,8 +25,10 @@ def add_prompt_template_argument(parser: argparse.ArgumentParser) -> None:
     """``--prompt-template``: the policy prompt the model was trained with (``{query}``)."""
     parser.add_argument(
         "--prompt-template",
-        help="policy prompt template with {query} (and optionally {frame}), as in the train "
-        "config's prompt_template; default: georeason's standard prompt",
+        help="policy prompt: a preset (georeason, remotereasoner: RemoteReasoner's released "
+        "prompt, image between instruction and query) or a template with {query} (optionally "
+        "{frame} and an <image> marker), as in the train config's prompt_template; default: "
+        "georeason",
     )
 
 

@@ -15,7 +15,8 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
     sft: {...}                   # geozero_sft only: passed to trl.SFTConfig
     a2grpo: {...}                # geozero_a2grpo only: A2GRPO's options (A2GRPOSettings)
-    prompt_template: null        # policy prompt with {query} (and {frame}); null = the default
+    prompt_template: null        # georeason | remotereasoner | a template with {query}; null = georeason
+    system_prompt: null          # ms-swift-r1 | any text; null = the chat template's own
     format_convention: georeason # or ms-swift (the geozero modes' default): which format reward
 
 Unknown keys are errors (a typo never silently falls back to a default).
@@ -237,8 +238,13 @@ class TrainConfig:
     :class:`A2GRPOSettings` (``geozero_a2grpo``).
 
     ``prompt_template``: the policy prompt template, with ``{query}`` and optionally
-    ``{frame}`` (:func:`georeason.prompts.policy_prompt`); None = the default (RemoteReasoner's
-    format). Use the one the policy was (pre)trained with, also at inference.
+    ``{frame}`` and an ``<image>`` marker, or a preset name (``georeason``, ``remotereasoner``:
+    :data:`georeason.prompts.PROMPT_PRESETS`; :func:`georeason.prompts.policy_prompt`); None =
+    georeason's. Use the one the policy was (pre)trained with, also at inference.
+
+    ``system_prompt``: a system message for training rollouts: a preset name (``ms-swift-r1``,
+    the R1 prompt RemoteReasoner's launch script passes) or literal text; None = none (the chat
+    template's default).
     """
 
     mode: str
@@ -255,6 +261,7 @@ class TrainConfig:
     merge_final: bool = False
     init_adapter: str | None = None
     prompt_template: str | None = None
+    system_prompt: str | None = None
     format_convention: str | None = None
     sft: dict[str, Any] = field(default_factory=dict)
     a2grpo: A2GRPOSettings = field(default_factory=A2GRPOSettings)

@@ -3,7 +3,10 @@
 Each row the trainer sees has:
 
 * ``prompt``: chat messages ``[{"role": "user", "content": POLICY_PROMPT}]`` (text only; TRL
-  inserts the image placeholder before the first user text because an ``image`` column exists);
+  inserts the image placeholder before the first user text because an ``image`` column exists),
+  after an optional ``system`` message. A template with an ``<image>`` marker (the
+  ``remotereasoner`` preset) gets structured content with the image at the marker, built when a
+  row is read (Arrow would merge the text and image parts' keys if it stored them);
 * ``image``: the original image as an RGB PIL image (read lazily with
   :func:`georeason.io.read_image`, so GeoTIFFs of any dtype work);
 * ``query``: the request (the verification reward needs it);
@@ -61,15 +64,21 @@ def build_rows(
     frame: str,
     need_boxes: bool,
     prompt_template: str | None = None,
+    system_prompt: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows with ``prompt``, ``image_path``, ``query``, ``boxes_xyxy_px``, ``id`` (no pixels yet).
 
-    ``prompt_template``: the policy prompt template (:func:`georeason.prompts.policy_prompt`;
-    None = the default one).
+    ``prompt_template``: the policy prompt template or preset name
+    (:func:`georeason.prompts.policy_prompt`; None = the default one). ``system_prompt``: a
+    preset name (:data:`georeason.prompts.SYSTEM_PRESETS`) or text; None = none.
 
     Raises:
         UserInputError: if ``need_boxes`` and a record has no boxes, or an image is missing.
     """
+    from georeason.prompts import system_prompt_text
+
+    system = system_prompt_text(system_prompt)
+    head = [{"role": "system", "content": system}] if system else []
     rows = []
     for n, rec in enumerate(records):
         boxes = rec.get("boxes_xyxy_px", rec.get("gt_boxes"))
@@ -86,7 +95,8 @@ def build_rows(
         rows.append(
             {
                 "prompt": [
-                    {"role": "user", "content": policy_prompt(rec["query"], frame, prompt_template)}
+                    *head,
+                    {"role": "user", "content": policy_prompt(rec["query"], frame, prompt_template)},
                 ],
                 "image_path": str(image_path),
                 "query": str(rec["query"]),
@@ -97,23 +107,41 @@ def build_rows(
     return rows
 
 
+def _expand_image_marker(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from georeason.prompts import IMAGE_MARKER, image_content
+
+    return [
+        {"role": m["role"], "content": image_content(m["content"])}
+        if m["role"] == "user" and IMAGE_MARKER in m["content"]
+        else m
+        for m in prompt
+    ]
+
+
 def _load_images(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """``datasets`` transform: add the ``image`` column (RGB PIL) from ``image_path``."""
+    """``datasets`` transform: add the ``image`` column (RGB PIL) from ``image_path``; put the
+    image at an ``<image>`` marker of the prompt where there is one."""
     from georeason.io import read_image
 
     out = dict(batch)
     out["image"] = [read_image(p).pil() for p in batch["image_path"]]
+    if "prompt" in batch:
+        out["prompt"] = [_expand_image_marker(p) for p in batch["prompt"]]
     return out
 
 
 def build_dataset(
-    data: DataConfig, frame: str, need_boxes: bool, prompt_template: str | None = None
+    data: DataConfig,
+    frame: str,
+    need_boxes: bool,
+    prompt_template: str | None = None,
+    system_prompt: str | None = None,
 ):  # -> datasets.Dataset
     """A ``datasets.Dataset`` in TRL's VLM format (module docstring); images load on access."""
     from datasets import Dataset
 
     records, root = read_records(data)
-    rows = build_rows(records, root, frame, need_boxes, prompt_template)
+    rows = build_rows(records, root, frame, need_boxes, prompt_template, system_prompt)
     dataset = Dataset.from_list(rows)
     dataset.set_transform(_load_images)
     return dataset

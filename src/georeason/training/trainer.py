@@ -389,6 +389,7 @@ def build_trainer(
         frame.frame,
         need_boxes=config.mode == "remotereasoner",
         prompt_template=config.prompt_template,
+        system_prompt=config.system_prompt,
     )
     return GRPOTrainer(train_dataset=dataset, **common)
 
