@@ -15,7 +15,7 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
     sft: {...}                   # geozero_sft only: passed to trl.SFTConfig
     a2grpo: {...}                # geozero_a2grpo only: A2GRPO's options (A2GRPOSettings)
-    prompt_template: null        # georeason | remotereasoner | a template with {query}; null = georeason
+    prompt_template: null        # georeason (null) | remotereasoner | a template with {query}
     system_prompt: null          # ms-swift-r1 | any text; null = the chat template's own
     format_convention: georeason # or ms-swift (the geozero modes' default): which format reward
 

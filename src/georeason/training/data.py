@@ -81,6 +81,7 @@ def build_rows(
     head = [{"role": "system", "content": system}] if system else []
     rows = []
     for n, rec in enumerate(records):
+        text = policy_prompt(rec["query"], frame, prompt_template)
         boxes = rec.get("boxes_xyxy_px", rec.get("gt_boxes"))
         if boxes is None and need_boxes:
             raise UserInputError(
@@ -96,7 +97,7 @@ def build_rows(
             {
                 "prompt": [
                     *head,
-                    {"role": "user", "content": policy_prompt(rec["query"], frame, prompt_template)},
+                    {"role": "user", "content": text},
                 ],
                 "image_path": str(image_path),
                 "query": str(rec["query"]),
