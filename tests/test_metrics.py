@@ -414,3 +414,37 @@ def test_contour_metrics_match_bruteforce_on_segearth_canvas(real_masks):
         assert ours.f1 == pytest.approx(ref["f1"])
         assert ours.asd == pytest.approx(ref["asd"], rel=1e-5)
         assert ours.hd == pytest.approx(ref["hd"], rel=1e-5)
+
+
+def _medpy_surface_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Reference: medpy's ``__surface_distances`` (medpy 0.4/0.5.2, 2-D, connectivity 1,
+    unit spacing) re-written with scipy: borders = mask XOR its 4-connected erosion; the
+    distance of each border pixel of ``a`` to the nearest border pixel of ``b``."""
+    from scipy.ndimage import binary_erosion, distance_transform_edt, generate_binary_structure
+
+    fp = generate_binary_structure(2, 1)
+    a_border = a ^ binary_erosion(a, structure=fp, iterations=1)
+    b_border = b ^ binary_erosion(b, structure=fp, iterations=1)
+    return distance_transform_edt(~b_border)[a_border]
+
+
+@pytest.mark.parametrize(
+    "name", ["isaid_P0004_large_vehicle", "isaid_P0004_small_vehicle", "spacenet_atlanta_buildings"]
+)
+def test_asd_conventions_equal_medpy_formulas_on_real_masks(name):
+    gt = np.array(Image.open(SAMPLES_DIR / "masks" / f"{name}.png")) > 0
+    # a plausible prediction: every connected target filled to its bounding box
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(gt.astype(np.uint8), connectivity=8)
+    pred = np.zeros_like(gt)
+    for x, y, w, h, _ in stats[1:]:
+        pred[y : y + h, x : x + w] = True
+    d_pg = _medpy_surface_distances(pred, gt)
+    d_gp = _medpy_surface_distances(gt, pred)
+    old = M.contour_sample_score(pred, gt).asd
+    new = M.contour_sample_score(pred, gt, asd_convention="medpy-0.5").asd
+    assert old == pytest.approx(np.mean([d_pg.mean(), d_gp.mean()]), abs=1e-4)  # medpy <= 0.4
+    assert new == pytest.approx(np.concatenate([d_pg, d_gp]).mean(), abs=1e-4)  # medpy 0.5.2
+    # the conventions differ on real masks (boundaries of different lengths), by up to a few px
+    assert old != pytest.approx(new, abs=1e-3)
+    with pytest.raises(ValueError, match="ASD convention"):
+        M.contour_sample_score(pred, gt, asd_convention="medpy")

@@ -21,6 +21,11 @@ ContourEmptyPolicy = Literal["diagonal", "skip"]
 CONTOUR_EMPTY_POLICIES: tuple[str, ...] = ("diagonal", "skip")
 DistanceMethod = Literal["edt", "kdtree"]
 DISTANCE_METHODS: tuple[str, ...] = ("edt", "kdtree")
+#: ASD conventions: ``"medpy-0.4"`` = the mean of the two directed average surface distances
+#: (medpy <= 0.4 ``assd``: ``mean((asd(P, G), asd(G, P)))``); ``"medpy-0.5"`` = the mean over
+#: all boundary pixels of both masks pooled (medpy 0.5.x ``assd``: the mean of the concatenated
+#: distance lists, which weights the longer boundary more).
+ASD_CONVENTIONS: tuple[str, ...] = ("medpy-0.4", "medpy-0.5")
 
 #: GeoZero's evaluation tasks (its ``single_infer_eval_qwen3vl_think.py --task``).
 GEOZERO_TASKS: tuple[str, ...] = ("scene_cls", "vqa", "caption", "grounding")

@@ -51,9 +51,13 @@ def caption_bleu4(prediction: str, references: Sequence[str]) -> float:
     smoothing GeoZero's corpus BLEU uses). An empty prediction, or no non-empty reference,
     scores 0.
 
+    Captions under four words have no 4-gram and get method1's smoothed (lower) precision.
+
     Examples:
-        >>> caption_bleu4("a red roof", ["A red roof."])
+        >>> caption_bleu4("a red roof on a house", ["A red roof on a house."])
         1.0
+        >>> round(caption_bleu4("a red roof", ["A red roof."]), 4)
+        0.5623
         >>> caption_bleu4("", ["a red roof"])
         0.0
     """
