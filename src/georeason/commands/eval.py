@@ -108,6 +108,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="diagonal",
         help="ASD/HD when exactly one mask is empty: the image diagonal, or skip",
     )
+    p.add_argument(
+        "--asd-convention",
+        choices=("medpy-0.4", "medpy-0.5"),
+        default="medpy-0.4",
+        help="ASD: mean of the two directed mean distances (medpy <= 0.4, default) or the "
+        "mean over both boundaries pooled (medpy 0.5.x)",
+    )
     p.add_argument("--limit", type=int, help="evaluate only the first N samples (smoke runs)")
     p.add_argument("--worst", type=int, default=4, help="worst cases drawn in the report")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out")
@@ -216,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         box_mode=args.box_mode,
         contour_empty=args.contour_empty,
+        asd_convention=args.asd_convention,
     )
     if args.predictions:
         predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")

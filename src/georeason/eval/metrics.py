@@ -44,6 +44,7 @@ from georeason.eval.contour_metrics import (
 from georeason.eval.metric_conventions import (
     BOX_MODES,
     CONTOUR_EMPTY_POLICIES,
+    ASD_CONVENTIONS,
     DISTANCE_METHODS,
     EMPTY_TARGET_CONVENTIONS,
     F1_TOLERANCES_PX,
@@ -61,6 +62,7 @@ from georeason.eval.metric_conventions import (
 __all__ = [
     "BOX_MODES",
     "CONTOUR_EMPTY_POLICIES",
+    "ASD_CONVENTIONS",
     "DISTANCE_METHODS",
     "EMPTY_TARGET_CONVENTIONS",
     "F1_TOLERANCES_PX",

@@ -218,7 +218,8 @@ def _config_section(result: Any, run: dict[str, Any], task: str, pred: dict[str,
         f"{sc['acc_tau']}; unparsable or empty predictions are misses",
         "- Pr@t counts IoU > t (strict, SegEarth-R1); cIoU = sum(I) / sum(U); gIoU = mean IoU",
         f"- contour metrics on 4-connected inner boundaries; empty-mask policy "
-        f"`{sc['contour_empty']}`; distances: `{sc['distance_method']}` (exact Euclidean)",
+        f"`{sc['contour_empty']}`; distances: `{sc['distance_method']}` (exact Euclidean); "
+        f"ASD convention `{sc.get('asd_convention', 'medpy-0.4')}`",
         "- predictor: " + ", ".join(f"{k}={v}" for k, v in pred.items() if k != "kind"),
     ]
     lines += ["", "## Counts", ""]

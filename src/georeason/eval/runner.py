@@ -75,6 +75,8 @@ class ScoringOptions:
         contour_empty: ``"diagonal"`` or ``"skip"``
             (:func:`georeason.eval.metrics.contour_sample_score`).
         distance_method: ``"kdtree"`` or ``"edt"`` (same numbers; speed only).
+        asd_convention: ``"medpy-0.4"`` (mean of the two directed means) or ``"medpy-0.5"``
+            (pooled) (:func:`georeason.eval.metrics.contour_sample_score`).
         acc_tau: IoU threshold of the box accuracy (0.5: ``Acc@0.5``).
     """
 
@@ -83,6 +85,7 @@ class ScoringOptions:
     box_mode: str = "matched"
     contour_empty: str = "diagonal"
     distance_method: str = "kdtree"
+    asd_convention: str = "medpy-0.4"
     acc_tau: float = 0.5
 
     def validate(self) -> None:
@@ -93,6 +96,7 @@ class ScoringOptions:
             ("box_mode", self.box_mode, M.BOX_MODES),
             ("contour_empty", self.contour_empty, M.CONTOUR_EMPTY_POLICIES),
             ("distance_method", self.distance_method, M.DISTANCE_METHODS),
+            ("asd_convention", self.asd_convention, M.ASD_CONVENTIONS),
         ]
         for name, value, allowed in checks:
             if value not in allowed:
@@ -145,7 +149,12 @@ def score_sample(
         )
         if task == "contour":
             cs = M.contour_sample_score(
-                pm_c, gt_c, M.F1_TOLERANCES_PX, options.contour_empty, options.distance_method
+                pm_c,
+                gt_c,
+                M.F1_TOLERANCES_PX,
+                options.contour_empty,
+                options.distance_method,
+                options.asd_convention,
             )
             rec.update(
                 f1={str(d): v for d, v in cs.f1.items()},
