@@ -42,9 +42,9 @@ from georeason.eval.contour_metrics import (
     mask_boundary,
 )
 from georeason.eval.metric_conventions import (
+    ASD_CONVENTIONS,
     BOX_MODES,
     CONTOUR_EMPTY_POLICIES,
-    ASD_CONVENTIONS,
     DISTANCE_METHODS,
     EMPTY_TARGET_CONVENTIONS,
     F1_TOLERANCES_PX,

@@ -356,6 +356,20 @@ def unknown_keys_message(unknown: set[str], known: set[str], where: str) -> str:
     return f"unknown key(s) {sorted(unknown)} in {where}{hint}; {listed}"
 
 
+def checked_fields(cls: type, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+    """``kwargs`` after checking every key is a field of the dataclass ``cls`` (e.g.
+    ``trl.GRPOConfig``, ``trl.SFTConfig``).
+
+    Raises:
+        UserInputError: an unknown key, with the nearest field name.
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(kwargs) - fields
+    if unknown:
+        raise UserInputError(unknown_keys_message(unknown, fields, where))
+    return kwargs
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names

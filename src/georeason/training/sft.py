@@ -22,18 +22,11 @@ def checked_sft_kwargs(config: TrainConfig) -> dict[str, Any]:
     Raises:
         UserInputError: an unknown key, with the nearest field name.
     """
-    import dataclasses
-
     from trl import SFTConfig
 
-    from georeason.training.config import unknown_keys_message
+    from georeason.training.config import checked_fields
 
-    fields = {f.name for f in dataclasses.fields(SFTConfig)}
-    kwargs = config.sft_kwargs()
-    unknown = set(kwargs) - fields
-    if unknown:
-        raise UserInputError(unknown_keys_message(unknown, fields, "sft (trl.SFTConfig)"))
-    return kwargs
+    return checked_fields(SFTConfig, config.sft_kwargs(), "sft (trl.SFTConfig)")
 
 
 def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None):  # -> SFTTrainer

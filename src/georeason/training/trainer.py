@@ -90,6 +90,22 @@ def _device_for_verifier(config: TrainConfig) -> str:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
 
 
+def _http_verifier(config: TrainConfig, url: str | None, model: str | None, **kwargs: Any):
+    """An HTTP yes/no scorer with the client settings of ``config.verifier``."""
+    from georeason.serving.verifier_client import HTTPVerifier
+
+    vc = config.verifier
+    return HTTPVerifier(
+        url,
+        model,
+        timeout=vc.timeout,
+        max_retries=vc.max_retries,
+        backoff=vc.backoff,
+        max_concurrency=vc.max_concurrency,
+        **kwargs,
+    )
+
+
 def build_verifier(config: TrainConfig, policy_model_path: str, policy: Any = None):
     """RemoteZero's verifier V from ``config.verifier`` (see :class:`VerifierConfig`).
 
@@ -104,16 +120,7 @@ def build_verifier(config: TrainConfig, policy_model_path: str, policy: Any = No
     """
     vc = config.verifier
     if vc.kind == "http":
-        from georeason.serving.verifier_client import HTTPVerifier
-
-        return HTTPVerifier(
-            vc.url,
-            vc.model,
-            timeout=vc.timeout,
-            max_retries=vc.max_retries,
-            backoff=vc.backoff,
-            max_concurrency=vc.max_concurrency,
-        )
+        return _http_verifier(config, vc.url, vc.model)
     from transformers.integrations import is_deepspeed_zero3_enabled
 
     from georeason.models.verifier import LocalVerifier
@@ -170,19 +177,8 @@ def build_thinking_judge(config: TrainConfig, policy_model_path: str):
     if a2.judge == "answer_consistency":
         return answer_consistency_judge
     if a2.judge == "http":
-        from georeason.serving.verifier_client import HTTPVerifier
-
-        vc = config.verifier
         return VerifierThinkingJudge(
-            HTTPVerifier(
-                a2.judge_url,
-                a2.judge_model,
-                timeout=vc.timeout,
-                max_retries=vc.max_retries,
-                backoff=vc.backoff,
-                max_concurrency=vc.max_concurrency,
-                prompt_fn=_identity,
-            )
+            _http_verifier(config, a2.judge_url, a2.judge_model, prompt_fn=_identity)
         )
     from georeason.models.verifier import LocalVerifier
 
@@ -250,18 +246,11 @@ def checked_grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
     Raises:
         UserInputError: an unknown key, with the nearest field name.
     """
-    import dataclasses
-
     from trl import GRPOConfig
 
-    from georeason.training.config import unknown_keys_message
+    from georeason.training.config import checked_fields
 
-    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    kwargs = config.grpo_kwargs()
-    unknown = set(kwargs) - fields
-    if unknown:
-        raise UserInputError(unknown_keys_message(unknown, fields, "grpo (trl.GRPOConfig)"))
-    return kwargs
+    return checked_fields(GRPOConfig, config.grpo_kwargs(), "grpo (trl.GRPOConfig)")
 
 
 def resolved_settings(config: TrainConfig) -> dict[str, Any]:
