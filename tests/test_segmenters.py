@@ -283,3 +283,23 @@ def test_sam2_prompts_are_scaled_to_the_model_frame(tiny_sam2_dir):
     np.testing.assert_allclose(seen["input_points"].numpy().reshape(2, 2), [[32, 32], [96, 96]])
     assert seen["input_labels"].tolist() == [[[1], [1]]] and seen["multimask_output"] is False
     assert not (masks[0] & ~box_to_mask([0, 0, 128, 32], 64, 256)).any()  # clip_to_box
+
+
+def test_sam2_resize_is_antialiased_like_pil_bilinear():
+    """SAM2's resize (torchvision Resize on tensors, antialias=True) averages when downscaling:
+    it matches PIL's antialiased bilinear resize, the reference torch's antialias mode follows,
+    within one grey level; plain 4-tap bilinear (cv2.INTER_LINEAR) aliases a 1-px grating."""
+    import cv2
+    from PIL import Image
+
+    from georeason.models.segment_sam2 import sam2_resize
+
+    stripes = np.zeros((300, 300, 3), np.uint8)
+    stripes[:, ::2] = 255  # 1-px vertical grating: its true local mean is 127.5
+    ours = sam2_resize(stripes, 128)
+    assert ours.shape == (128, 128, 3) and ours.dtype == np.float32
+    reference = np.asarray(Image.fromarray(stripes).resize((128, 128), Image.BILINEAR), float)
+    assert np.abs(ours[4:-4, 4:-4] - reference[4:-4, 4:-4]).max() <= 1.5
+    assert abs(float(ours.mean()) - 127.5) < 3
+    aliased = cv2.resize(stripes, (128, 128), interpolation=cv2.INTER_LINEAR).astype(float)
+    assert np.abs(aliased - 127.5).max() > 60  # what the old resize fed SAM2

@@ -6,8 +6,11 @@ as a positive click, prompts SAM2; one mask per box (``multimask_output=False``)
 Input preparation follows transformers' ``Sam2ImageProcessor`` / ``Sam2Processor`` (which need
 torchvision and so cannot be used here), read from ``transformers/models/sam2``:
 
-* the image is resized to ``image_size x image_size`` (bilinear, aspect ratio *not* kept, no
-  padding - SAM2 differs from SAM here), rescaled by 1/255 and normalised with the processor's
+* the image is resized to ``image_size x image_size`` (bilinear **with antialiasing**, aspect
+  ratio *not* kept, no padding - SAM2 differs from SAM here; SAM2's own ``SAM2Transforms`` use
+  torchvision's ``Resize`` on tensors, whose antialias default is True, i.e.
+  ``torch.nn.functional.interpolate(..., mode="bilinear", antialias=True)``, which we call
+  directly), rescaled by 1/255 and normalised with the processor's
   mean/std (``preprocessor_config.json`` of the checkpoint when present, else ImageNet's, which
   is what all SAM2 checkpoints use);
 * box and point coordinates are scaled by ``image_size / W`` in x and ``image_size / H`` in y
@@ -25,7 +28,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from georeason.errors import ModelLoadError
@@ -40,6 +42,22 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 BOX_CHUNK = 64
 #: File written next to random-weight test models so that their outputs can be labelled.
 RANDOM_WEIGHTS_MARKER = "georeason_random_weights.json"
+
+
+def sam2_resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """SAM2's input resize: ``(H, W, 3)`` uint8 -> ``(size, size, 3)`` float32 in 0..255.
+
+    Bilinear with antialiasing, ``align_corners=False`` (torchvision ``Resize`` on a tensor, as
+    SAM2's ``sam2/utils/transforms.py`` applies it; torchvision calls this same
+    ``torch.nn.functional.interpolate``). Downscaling averages over the source footprint
+    instead of sampling 4 pixels, so thin structures do not alias.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()  # (1,3,H,W)
+    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return y[0].permute(1, 2, 0).numpy().astype(np.float32)
 
 
 class Sam2Segmenter:
@@ -115,7 +133,7 @@ class Sam2Segmenter:
         import torch
 
         s = self.image_size
-        resized = cv2.resize(rgb, (s, s), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        resized = sam2_resize(rgb, s)  # (S, S, 3) float32, 0..255
         norm = (resized / 255.0 - self.image_mean) / self.image_std  # (S, S, 3)
         return torch.from_numpy(norm.transpose(2, 0, 1).copy())[None].to(self.device)
 
