@@ -294,3 +294,40 @@ def test_build_dataset_names():
         D.build_dataset("refcoco", DATA)
     with pytest.raises(D.DatasetNotFoundError, match="does not exist"):
         D.build_dataset("dota", DATA / "nope")
+
+
+def _save_mask(tmp_path, name, image):
+    path = tmp_path / name
+    image.save(path)
+    return path
+
+
+def test_mask_png_modes_are_read_as_segearth_r1_reads_them(tmp_path):
+    """cv2.imread(..., IMREAD_GRAYSCALE) != 0 (SegEarth-R1's EarthReason loader), per PNG mode."""
+    import numpy as np
+    from PIL import Image
+
+    from georeason.eval.datasets.base import read_mask
+
+    grey = np.array([[0, 1, 255]], np.uint8)
+    assert read_mask(_save_mask(tmp_path, "l.png", Image.fromarray(grey, "L"))).tolist() == [
+        [False, True, True]
+    ]
+    # RGB: the decoder's luma; very dark colours round to grey 0 -> background
+    rgb = np.array([[[0, 0, 0], [1, 0, 0], [0, 0, 3], [0, 9, 0], [255, 0, 0]]], np.uint8)
+    assert read_mask(_save_mask(tmp_path, "rgb.png", Image.fromarray(rgb, "RGB"))).tolist() == [
+        [False, False, False, True, True]
+    ]
+    # palette: the colour counts, not the index (index 0 is white here, index 1 black)
+    pal = Image.fromarray(np.array([[0, 1, 1, 0]], np.uint8), "P")
+    pal.putpalette([255, 255, 255, 0, 0, 0] + [0, 0, 0] * 254)
+    assert read_mask(_save_mask(tmp_path, "p.png", pal)).tolist() == [[True, False, False, True]]
+    # alpha is ignored: transparent white is target, opaque black is background
+    la = np.array([[[255, 0], [0, 255]]], np.uint8)
+    assert read_mask(_save_mask(tmp_path, "la.png", Image.fromarray(la, "LA"))).tolist() == [
+        [True, False]
+    ]
+    rgba = np.array([[[255, 255, 255, 0], [0, 0, 0, 255]]], np.uint8)
+    assert read_mask(_save_mask(tmp_path, "rgba.png", Image.fromarray(rgba, "RGBA"))).tolist() == [
+        [True, False]
+    ]

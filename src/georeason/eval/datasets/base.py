@@ -63,7 +63,16 @@ class EvalSample:
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask image; nonzero = target (any channel for RGB masks).
+    """Read a label mask as SegEarth-R1 reads EarthReason's labels: OpenCV
+    ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``, then nonzero = target (its
+    ``eval_dataset/RS_val_dataset.py``, ``ReasonSegDataset.__getitem__``).
+
+    What that means per PNG mode: grey (``L``) -> the value; RGB -> its 8-bit luma (about
+    0.299 R + 0.587 G + 0.114 B, as the PNG decoder rounds it), so a very dark colour such as
+    ``(1, 0, 0)`` or ``(0, 0, 3)`` is background; palette (``P``) -> the palette *colour*
+    (not the index) converted to grey; an alpha channel is ignored; 16-bit grey is scaled to
+    8 bits by OpenCV (values below ~128 become background). Binary 0/255 masks, the usual case,
+    read the same under every rule.
 
     Returns:
         ``(H, W)`` bool.
@@ -72,18 +81,14 @@ def read_mask(path: str | Path) -> np.ndarray:
         DatasetNotFoundError: the file does not exist.
         CorruptDataError: the file cannot be decoded.
     """
+    import cv2
+
     p = Path(path)
     if not p.is_file():
         raise DatasetNotFoundError(f"mask file not found: {p}")
-    try:
-        with Image.open(p) as im:
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise CorruptDataError(f"cannot read mask {p}: {exc}") from exc
-    if arr.ndim == 3:
-        return np.any(arr != 0, axis=-1)
-    if arr.ndim != 2:
-        raise CorruptDataError(f"mask {p} has shape {arr.shape}; expected (H, W) or (H, W, C)")
+    arr = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+    if arr is None or arr.ndim != 2:
+        raise CorruptDataError(f"cannot read mask {p}: OpenCV could not decode it as an image")
     return arr != 0
 
 
