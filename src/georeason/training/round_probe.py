@@ -70,10 +70,10 @@ def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]
 def standalone_verifier(cfg: TrainConfig):
     """The round's verifier as a separate object (for the probe): ``shared_base`` is loaded as
     ``LocalVerifier.from_pretrained(model, adapter)`` (same scores, tested), the other kinds
-    via :func:`georeason.training.trainer.build_verifier`."""
+    via :func:`georeason.training.scorers.build_verifier`."""
     from georeason.models.spec import resolve_model
     from georeason.models.verifier import LocalVerifier
-    from georeason.training.trainer import _device_for_verifier, build_verifier
+    from georeason.training.scorers import _device_for_verifier, build_verifier
 
     vc = cfg.verifier
     if vc.kind != "shared_base":
