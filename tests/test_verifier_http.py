@@ -74,7 +74,7 @@ def test_yes_no_confidence_sums_variants_and_handles_missing():
 def test_request_and_response_round_trip_without_network():
     body = chat_request("m", encode_image_data_url(_gray(51)), verifier_prompt("a pool"), 5)
     assert body["max_tokens"] == 1 and body["logprobs"] is True and body["top_logprobs"] == 5
-    image, text = parse_chat_request(json.loads(json.dumps(body)))
+    (image,), text = parse_chat_request(json.loads(json.dumps(body)))
     assert image.size == (8, 6) and np.asarray(image)[0, 0, 0] == 51
     assert query_from_prompt(text) == "a pool"
     assert yes_no_confidence(chat_response(0.3, "m", 5)) == pytest.approx(0.3)

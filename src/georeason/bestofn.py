@@ -72,6 +72,7 @@ def best_of_n(
     area_threshold: float | None = None,
     max_new_tokens: int | None = None,
     batch_size: int | None = None,
+    input_mode: str = "context_crop",
 ) -> list[BestOfN]:
     """Sample ``n`` answers per query, score each with the verification reward, keep the best.
 
@@ -87,6 +88,7 @@ def best_of_n(
             reward's defaults, 0.15 / 1.0 / 0.3).
         max_new_tokens: generation budget (None: the policy's default).
         batch_size: (image, query) pairs per ``generate`` call (None: all ``n x len`` at once).
+        input_mode: what the verifier sees of each box (:mod:`georeason.verifier_inputs`).
 
     Returns:
         One :class:`BestOfN` per query, in input order.
@@ -111,7 +113,10 @@ def best_of_n(
         if v is not None
     }
     reward = VerificationReward(
-        verifier, frame=frame_spec_for(policy.processor, policy.arch), **options
+        verifier,
+        frame=frame_spec_for(policy.processor, policy.arch),
+        input_mode=input_mode,
+        **options,
     )
     pil = [to_pil_rgb(im) for im in images]  # RasterImage, arrays and PIL alike
     rep_images = [im for im in pil for _ in range(n)]

@@ -97,6 +97,29 @@ def system_prompt_text(value: str | None) -> str | None:
 
 #: Verifier prompt (ours; RemoteZero does not publish its wording). ``{query}`` is filled.
 VERIFIER_TEMPLATE = "Request: {query}\nDoes this image region match the request? Answer Yes or No."
+#: Verifier prompts per input mode (ours, like :data:`VERIFIER_TEMPLATE`; the whole-image modes
+#: follow RemoteZero's future-work suggestion of showing the verifier the whole image with the
+#: candidate highlighted). The colour named here is
+#: :data:`georeason.verifier_inputs.HIGHLIGHT_COLOR_NAME`.
+VERIFIER_TEMPLATES: dict[str, str] = {
+    "context_crop": VERIFIER_TEMPLATE,
+    "strict_crop": VERIFIER_TEMPLATE,
+    "global_highlight": (
+        "Request: {query}\nThe red rectangle outlines a candidate region of this image. "
+        "Does the outlined region match the request? Answer Yes or No."
+    ),
+    "global_and_crop": (
+        "Request: {query}\nThe first image is the whole scene; the second image is a candidate "
+        "region cropped from it. Does the candidate region match the request? Answer Yes or No."
+    ),
+}
+#: Images per verifier prompt, per input mode (the images come first, in this order).
+VERIFIER_IMAGES_PER_INPUT: dict[str, int] = {
+    "context_crop": 1,
+    "strict_crop": 1,
+    "global_highlight": 1,
+    "global_and_crop": 2,
+}
 
 
 def _check_frame(frame: str) -> None:
@@ -153,14 +176,27 @@ def policy_prompt(query: str, frame: ModelFrame = "resized_px", template: str | 
     return template.format(query=str(query).strip(), frame=FRAME_DESCRIPTIONS[frame])
 
 
-def verifier_prompt(query: str) -> str:
-    """The user text of the verifier prompt (the crop goes before it as an image).
+def verifier_prompt(query: str, input_mode: str = "context_crop") -> str:
+    """The user text of the verifier prompt (the image(s) go before it).
+
+    Args:
+        query: the request.
+        input_mode: one of :data:`VERIFIER_TEMPLATES` (see :mod:`georeason.verifier_inputs`).
+
+    Raises:
+        ValueError: an unknown ``input_mode``.
 
     Examples:
         >>> verifier_prompt("a tennis court").endswith("Answer Yes or No.")
         True
+        >>> "red rectangle" in verifier_prompt("a tennis court", "global_highlight")
+        True
     """
-    return VERIFIER_TEMPLATE.format(query=str(query).strip())
+    if input_mode not in VERIFIER_TEMPLATES:
+        raise ValueError(
+            f"verifier input must be one of {tuple(VERIFIER_TEMPLATES)}, got {input_mode!r}"
+        )
+    return VERIFIER_TEMPLATES[input_mode].format(query=str(query).strip())
 
 
 def user_message_with_image(text: str) -> list[dict[str, Any]]:
@@ -168,6 +204,15 @@ def user_message_with_image(text: str) -> list[dict[str, Any]]:
     there (the text around it is kept exactly, as ms-swift expands its marker); otherwise the
     image comes first, then ``text`` (the Qwen-VL chat content layout)."""
     return [{"role": "user", "content": image_content(text)}]
+
+
+def user_message_with_images(text: str, n_images: int) -> list[dict[str, Any]]:
+    """One user turn with ``n_images`` images first, then ``text`` (``n_images == 1``: the same
+    as :func:`user_message_with_image`)."""
+    if n_images == 1:
+        return user_message_with_image(text)
+    content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": text}]
+    return [{"role": "user", "content": content}]
 
 
 def image_content(text: str) -> list[dict[str, Any]]:

@@ -108,6 +108,7 @@ def locate(
     samples: int = 1,
     verifier: Any = None,
     temperature: float = 0.9,
+    verifier_input: str = "context_crop",
 ) -> WorkflowResult:
     """Run the workflow on one image: boxes (from the policy or given) -> masks -> contours.
 
@@ -124,6 +125,7 @@ def locate(
             (:func:`georeason.bestofn.best_of_n`; costs N generations + N verifications).
         verifier: the verifier for ``samples > 1`` (None: the policy's own model as verifier).
         temperature: sampling temperature for ``samples > 1`` (0.9, the papers' rollouts).
+        verifier_input: what the verifier sees of each box (:mod:`georeason.verifier_inputs`).
 
     Raises:
         ValueError: if both or neither of ``policy`` and ``boxes_xyxy_px`` are given, or given
@@ -150,6 +152,7 @@ def locate(
                 n=samples,
                 temperature=temperature,
                 max_new_tokens=max_new_tokens,
+                input_mode=verifier_input,
             )[0]
             loc, candidates = bon.best, bon.to_json()
         else:

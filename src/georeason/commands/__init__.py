@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from georeason.verifier_inputs import VERIFIER_INPUTS
+
 
 class OneLineErrorParser(argparse.ArgumentParser):
     """An ``argparse`` parser whose errors are one line ``PROG: error: ...`` with exit code 2
@@ -95,6 +97,14 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verifier",
         help="verifier checkpoint for --samples (hub id or folder; default: the policy itself)",
+    )
+    parser.add_argument(
+        "--verifier-input",
+        choices=VERIFIER_INPUTS,
+        default="context_crop",
+        help="what the verifier sees of a box: context_crop (RemoteZero's 15%% margin, "
+        "default), strict_crop, global_highlight (whole image, box outlined in red) or "
+        "global_and_crop (whole image and crop)",
     )
     parser.add_argument(
         "--temperature", type=float, default=0.9, help="sampling temperature (default 0.9)"

@@ -11,11 +11,12 @@ from georeason.commands import (
     load_verifier_arg,
     prompt_template_arg,
 )
+from georeason.commands.eval_verify import add_verify_arguments
 from georeason.errors import UserInputError
 from georeason.eval.metric_conventions import GEOZERO_TASKS, PRED_BOX_FRAMES
 
 DATASET_CHOICES = ("earthreason", "dior_rsvg", "rrsisd", "geozero", "dota", "isaid", "jsonl")
-TASK_CHOICES = ("region", "pixel", "contour")
+TASK_CHOICES = ("region", "pixel", "contour", "verify")
 SEGMENTERS = ("default", "sam2", "box")
 
 
@@ -63,7 +64,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="model mode: send GeoZero's 'Type1' system prompt (its script's --system True)",
     )
-    gz.add_argument("--seed", type=int, default=42, help="model mode sampling seed (default 42)")
+    gz.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="GeoZero model mode sampling seed; --task verify: seed of the random "
+        "distractors (default 42)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="policy checkpoint (folder or hub id)")
     src.add_argument(
@@ -115,6 +122,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ASD: mean of the two directed mean distances (medpy <= 0.4, default) or the "
         "mean over both boundaries pooled (medpy 0.5.x)",
     )
+    add_verify_arguments(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N samples (smoke runs)")
     p.add_argument("--worst", type=int, default=4, help="worst cases drawn in the report")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out")
@@ -133,7 +141,7 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
 
     model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
     weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
-    segmenter_name = args.segmenter if args.task != "region" else None
+    segmenter_name = args.segmenter if args.task in ("pixel", "contour") else None
     template = prompt_template_arg(args)
 
     def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
@@ -156,6 +164,7 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
             samples=args.samples,
             verifier=verifier,
             temperature=args.temperature,
+            verifier_input=args.verifier_input,
         )
 
     predictor = LazyPredictor(
@@ -171,6 +180,7 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
             "samples": args.samples,
             "verifier": args.verifier if args.samples > 1 else None,
             "temperature": args.temperature if args.samples > 1 else None,
+            "verifier_input": args.verifier_input if args.samples > 1 else None,
             "max_new_tokens": args.max_new_tokens,
             "max_pixels": args.max_pixels,
             "prompt_template": template,
@@ -211,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         root = SAMPLES_DIR
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
-    check_sampling_args(args, has_policy=args.model is not None)
+    check_sampling_args(args, has_policy=args.model is not None or args.task == "verify")
     extra = {}
     if args.gt_box_frame is not None:
         if args.dataset != "geozero":
@@ -225,6 +235,10 @@ def run(args: argparse.Namespace) -> int:
         contour_empty=args.contour_empty,
         asd_convention=args.asd_convention,
     )
+    if args.task == "verify":
+        from georeason.commands.eval_verify import run_verify
+
+        return run_verify(args, dataset, options)
     if args.predictions:
         predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")
     else:

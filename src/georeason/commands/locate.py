@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         samples=args.samples,
         verifier=verifier,
+        verifier_input=args.verifier_input,
         temperature=args.temperature,
     )
     paths = write_outputs(result, image, args.out)

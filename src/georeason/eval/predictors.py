@@ -160,6 +160,8 @@ class PolicyPredictor:
             N sampled answers, the one with the highest verification reward is scored).
         verifier: the verifier for ``samples > 1`` (None: the policy's own model).
         temperature: sampling temperature for ``samples > 1``.
+        verifier_input: what the verifier sees for ``samples > 1``
+            (:mod:`georeason.verifier_inputs`).
     """
 
     def __init__(
@@ -172,9 +174,11 @@ class PolicyPredictor:
         samples: int = 1,
         verifier: Any | None = None,
         temperature: float = 0.9,
+        verifier_input: str = "context_crop",
     ) -> None:
         self.policy = policy
         self.samples, self.verifier, self.temperature = int(samples), verifier, float(temperature)
+        self.verifier_input = verifier_input
         self.segmenter = segmenter
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
@@ -212,6 +216,7 @@ class PolicyPredictor:
                 temperature=self.temperature,
                 max_new_tokens=self.max_new_tokens,
                 batch_size=self.batch_size,
+                input_mode=self.verifier_input,
             )
             locs = [b.best for b in picked]
         else:
@@ -262,10 +267,14 @@ class LazyPredictor:
     def describe(self) -> dict[str, Any]:
         return dict(self._description)
 
-    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
+    def get(self) -> Any:
+        """The real predictor (built now if it was not yet)."""
         if self._predictor is None:
             self._predictor = self._build()
-        return self._predictor.predict(samples)
+        return self._predictor
+
+    def predict(self, samples: Sequence[EvalSample]) -> list[Prediction]:
+        return self.get().predict(samples)
 
 
 # --------------------------------------------------------------------------------------------

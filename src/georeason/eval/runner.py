@@ -216,13 +216,13 @@ class EvalResult:
     run: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_results(path: Path) -> dict[str, dict[str, Any]]:
+def read_results(path: Path) -> dict[str, dict[str, Any]]:
     """Finished records by id; a torn last line (killed mid-write) is dropped and the file
     rewritten without it (:func:`georeason.jsonl.read_jsonl`, ``torn_tail="repair"``)."""
     return {rec["id"]: rec for rec in read_jsonl(path, torn_tail="repair", missing_ok=True)}
 
 
-def _check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
+def check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
     run_path = out_dir / RUN_FILE
     results = out_dir / RESULTS_FILE
     if overwrite:
@@ -378,10 +378,10 @@ def evaluate(
         "predictor": predictor.describe(),
         "scoring": asdict(options),
     }
-    _check_run_file(out, run, overwrite)
+    check_run_file(out, run, overwrite)
     results_path = out / RESULTS_FILE
     wanted = set(ids)
-    done = {k: v for k, v in _read_results(results_path).items() if k in wanted}
+    done = {k: v for k, v in read_results(results_path).items() if k in wanted}
     pending = [i for i, sid in enumerate(ids) if sid not in done]
     counts.update(samples=n, resumed=len(done), scored=0)
     counts["scored"] = _score_pending(

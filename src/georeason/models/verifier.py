@@ -166,25 +166,60 @@ class LocalVerifier:
     def device(self):  # -> torch.device
         return next(self.model.parameters()).device
 
-    def prompt_text(self, query: str) -> str:
-        """The chat-formatted verifier prompt for one query (crop placeholder included)."""
+    def prompt_text(self, query: str, input_mode: str = "context_crop") -> str:
+        """The chat-formatted verifier prompt for one query (image placeholders included).
+
+        The crop modes use ``prompt_fn``; the global modes of
+        :mod:`georeason.verifier_inputs` their own prompt
+        (:data:`georeason.prompts.VERIFIER_TEMPLATES`), with their number of images.
+
+        Raises:
+            ValueError: an unknown ``input_mode``, or a global mode on a verifier built with
+                another ``prompt_fn`` (e.g. the thinking judge: it has no whole-image prompt).
+        """
+        if input_mode in ("context_crop", "strict_crop"):
+            text = self.prompt_fn(query)
+        elif self.prompt_fn is not prompts.verifier_prompt:
+            raise ValueError(f"this verifier's prompt has no {input_mode!r} form")
+        else:
+            text = prompts.verifier_prompt(query, input_mode)
         return self.processor.apply_chat_template(
-            prompts.user_message_with_image(self.prompt_fn(query)),
+            prompts.user_message_with_images(text, prompts.VERIFIER_IMAGES_PER_INPUT[input_mode]),
             tokenize=False,
             add_generation_prompt=True,
         )
 
-    def yes_no_logits(self, crops: Sequence[Image.Image], queries: Sequence[str]):
+    def yes_no_logits(
+        self,
+        crops: Sequence[Image.Image | Sequence[Image.Image]],
+        queries: Sequence[str],
+        input_mode: str = "context_crop",
+    ):
         """Next-token log-scores of the yes- and no-sets for one batch (one prefill).
+
+        Args:
+            crops: one image per pair, or (global modes) a tuple of images per pair, as
+                :func:`georeason.verifier_inputs.verifier_images` returns.
+            queries: one query per pair.
+            input_mode: see :meth:`prompt_text`.
 
         Returns:
             ``(lse_yes, lse_no)``: two float32 CPU tensors of shape ``(B,)``:
             ``logsumexp`` of the logits over the yes-ids / no-ids at the last prompt position.
+
+        Raises:
+            ValueError: a pair's image count differs from what ``input_mode`` needs.
         """
         import torch
 
-        texts = [self.prompt_text(q) for q in queries]
-        images = [prepare_crop(c) for c in crops]
+        texts = [self.prompt_text(q, input_mode) for q in queries]
+        need = prompts.VERIFIER_IMAGES_PER_INPUT[input_mode]
+        images = []
+        for item in crops:
+            group = [item] if hasattr(item, "size") and hasattr(item, "mode") else list(item)
+            if len(group) != need:
+                raise ValueError(f"{input_mode} needs {need} image(s) per pair, got {len(group)}")
+            images.extend(prepare_crop(im) for im in group)
         inputs = encode_batch(self.processor, texts, images, self.min_pixels, self.max_pixels)
         inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(next(self.model.parameters()).dtype)
@@ -195,12 +230,21 @@ class LocalVerifier:
         lse_no = torch.logsumexp(logits[:, self.no_ids], dim=-1)
         return lse_yes.cpu(), lse_no.cpu()
 
-    def score(self, crops: Sequence[Image.Image], queries: Sequence[str]) -> list[float]:
+    def score(
+        self,
+        crops: Sequence[Image.Image | Sequence[Image.Image]],
+        queries: Sequence[str],
+        input_mode: str = "context_crop",
+    ) -> list[float]:
         """Confidence that each crop satisfies its query: P(yes) / (P(yes) + P(no)).
 
         Args:
-            crops: PIL images (any mode; converted to RGB), e.g. RemoteZero's 15%-margin crops.
+            crops: PIL images (any mode; converted to RGB), e.g. RemoteZero's 15%-margin crops;
+                for the global input modes, the image tuples of
+                :func:`georeason.verifier_inputs.verifier_images`.
             queries: one query per crop.
+            input_mode: one of :data:`georeason.verifier_inputs.VERIFIER_INPUTS` (it picks the
+                prompt; the images are the caller's).
 
         Returns:
             One float in ``[0, 1]`` per pair, in input order (chunks of ``batch_size``).
@@ -215,7 +259,9 @@ class LocalVerifier:
         scores: list[float] = []
         for start in range(0, len(crops), self.batch_size):
             lse_yes, lse_no = self.yes_no_logits(
-                crops[start : start + self.batch_size], queries[start : start + self.batch_size]
+                crops[start : start + self.batch_size],
+                queries[start : start + self.batch_size],
+                input_mode,
             )
             scores.extend(torch.sigmoid(lse_yes - lse_no).tolist())
         return [float(min(1.0, max(0.0, s))) for s in scores]

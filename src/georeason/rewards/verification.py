@@ -3,7 +3,9 @@
 ``R = V(T(I, b), q) - lambda * max(0, area(b) / area(I) - tau)``
 
 * ``T(I, b)``: crop of the image around the predicted box ``b`` enlarged by a context margin
-  (RemoteZero's ablation: 15% padding beats the exact-box crop, Acc@0.5 64.61 -> 69.96).
+  (RemoteZero's ablation: 15% padding beats the exact-box crop, Acc@0.5 64.61 -> 69.96), or
+  another verifier input (:mod:`georeason.verifier_inputs`: strict crop, whole image with the
+  box highlighted, whole image and crop).
 * ``V``: a verifier MLLM's confidence in ``[0, 1]`` that the crop satisfies the query ``q``
   (any object with ``score(crops, queries) -> list[float]``, e.g.
   :class:`georeason.models.verifier.LocalVerifier` or
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from georeason.geometry import box_area, crop_window_px, expand_box
+from georeason.geometry import box_area
 from georeason.models.verifier_base import Verifier
 from georeason.rewards._common import (
     FrameSpec,
@@ -31,6 +33,20 @@ from georeason.rewards._common import (
     image_hw,
     log_metric,
 )
+from georeason.verifier_inputs import (
+    DEFAULT_GLOBAL_MAX_PIXELS,
+    check_verifier_input,
+    crop_for_verifier,
+    score_views,
+    verifier_images,
+)
+
+__all__ = [
+    "VerificationReward",
+    "area_penalty",
+    "crop_for_verifier",
+    "make_verification_reward",
+]
 
 DEFAULT_MARGIN_RATIO = 0.15  # RemoteZero's context-crop ablation
 DEFAULT_AREA_PENALTY = 1.0  # lambda, ours (see the module docstring)
@@ -48,24 +64,6 @@ def area_penalty(area_ratio: float, weight: float, threshold: float) -> float:
         0.0
     """
     return float(weight * max(0.0, area_ratio - threshold))
-
-
-def crop_for_verifier(image: Any, box_xyxy_px: Sequence[float], margin_ratio: float) -> Any:
-    """``T(I, b)``: the box enlarged by ``margin_ratio`` of its size per side, clipped, cropped.
-
-    Args:
-        image: PIL image (any mode; converted to RGB).
-        box_xyxy_px: ``[x1, y1, x2, y2]`` in original pixels.
-        margin_ratio: context margin (0 = strict crop).
-
-    Returns:
-        An RGB PIL image of at least 1 x 1 pixel (a 0-pixel box becomes a 1-pixel crop).
-    """
-    h, w = image_hw(image)
-    window = expand_box(box_xyxy_px, margin_ratio, w, h)
-    left, top, right, bottom = crop_window_px(window, w, h)
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    return rgb.crop((left, top, right, bottom))
 
 
 class VerificationReward:
@@ -93,9 +91,12 @@ class VerificationReward:
             extra wrong box lowers the reward), ``"max"``, or ``"first"`` (the paper's one-box
             setting: only the first box is scored).
         max_boxes: at most this many boxes per answer are verified (first ones; bounds the cost).
+        input_mode: what the verifier sees (:data:`georeason.verifier_inputs.VERIFIER_INPUTS`;
+            default ``"context_crop"``, RemoteZero's). The area penalty is the same in every mode.
+        global_max_pixels: pixel budget of the whole image in the global modes (ours: 200,704).
 
     Raises:
-        ValueError: on an unknown aggregate or negative parameters.
+        ValueError: on an unknown aggregate or input mode, or negative parameters.
     """
 
     __name__ = "verification_reward"
@@ -109,7 +110,10 @@ class VerificationReward:
         area_threshold: float = DEFAULT_AREA_THRESHOLD,
         aggregate: str = "mean",
         max_boxes: int = 10,
+        input_mode: str = "context_crop",
+        global_max_pixels: int = DEFAULT_GLOBAL_MAX_PIXELS,
     ) -> None:
+        check_verifier_input(input_mode)
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
         if margin_ratio < 0 or area_penalty_weight < 0 or max_boxes < 1:
@@ -123,6 +127,8 @@ class VerificationReward:
         self.area_threshold = float(area_threshold)
         self.aggregate = aggregate
         self.max_boxes = int(max_boxes)
+        self.input_mode = input_mode
+        self.global_max_pixels = int(global_max_pixels)
 
     def __call__(
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any
@@ -145,7 +151,11 @@ class VerificationReward:
             image_area = float(hw[0] * hw[1])
             for box, area in zip(boxes, box_area(boxes), strict=True):
                 ratio = float(area) / image_area
-                crops.append(crop_for_verifier(image, box, self.margin_ratio))
+                crops.append(
+                    verifier_images(
+                        image, box, self.input_mode, self.margin_ratio, self.global_max_pixels
+                    )
+                )
                 crop_queries.append(str(queries[i]))
                 owner.append(i)
                 ratios.append(ratio)
@@ -171,16 +181,25 @@ class VerificationReward:
             log_metric(kwargs, "box_area_ratio", float(np.mean(ratios)))
         return out
 
-    def _score_by_size(self, crops: list[Any], queries: list[str]) -> list[float]:
-        """Score crops in order of size, returned in input order: a batched verifier pads each
-        batch to its largest crop, so neighbours of similar size waste less compute."""
-        if not crops:
+    def _score_by_size(self, views: list[tuple[Any, ...]], queries: list[str]) -> list[float]:
+        """Score views in order of size, returned in input order: a batched verifier pads each
+        batch to its largest input, so neighbours of similar size waste less compute."""
+        if not views:
             return []
-        order = sorted(range(len(crops)), key=lambda i: crops[i].size[0] * crops[i].size[1])
-        scores = list(self.verifier.score([crops[i] for i in order], [queries[i] for i in order]))
-        if len(scores) != len(crops):
+
+        def pixels(i: int) -> int:
+            return sum(im.size[0] * im.size[1] for im in views[i])
+
+        order = sorted(range(len(views)), key=pixels)
+        scores = score_views(
+            self.verifier,
+            [views[i] for i in order],
+            [queries[i] for i in order],
+            self.input_mode,
+        )
+        if len(scores) != len(views):
             return scores  # the caller reports the mismatch
-        out = [0.0] * len(crops)
+        out = [0.0] * len(views)
         for rank, i in enumerate(order):
             out[i] = float(scores[rank])
         return out

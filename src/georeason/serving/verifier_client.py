@@ -76,19 +76,17 @@ def encode_image_data_url(image: Any, image_format: str = "PNG") -> str:
     return f"data:image/{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
-def chat_request(model: str, image_url: str, text: str, top_logprobs: int = 20) -> dict[str, Any]:
-    """The JSON body of one verifier request (one crop, one prompt, one generated token)."""
+def chat_request(
+    model: str, image_url: str | Sequence[str], text: str, top_logprobs: int = 20
+) -> dict[str, Any]:
+    """The JSON body of one verifier request (the image(s) in order, one prompt, one generated
+    token)."""
+    urls = [image_url] if isinstance(image_url, str) else list(image_url)
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": u}} for u in urls]
+    content.append({"type": "text", "text": text})
     return {
         "model": model,
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "image_url", "image_url": {"url": image_url}},
-                    {"type": "text", "text": text},
-                ],
-            }
-        ],
+        "messages": [{"role": "user", "content": content}],
         "max_tokens": 1,
         "temperature": 0.0,
         "logprobs": True,
@@ -139,6 +137,11 @@ def yes_no_confidence(response: dict[str, Any]) -> float | None:
     if p_yes + p_no <= 0.0:
         return None
     return p_yes / (p_yes + p_no)
+
+
+def _images_of(item: Any) -> list[Any]:
+    """One PIL image, or a sequence of them, as a list."""
+    return [item] if hasattr(item, "mode") and hasattr(item, "size") else list(item)
 
 
 class HTTPVerifier:
@@ -194,11 +197,19 @@ class HTTPVerifier:
         """The chat-completions endpoint."""
         return f"{self.base_url}/chat/completions"
 
-    def score(self, crops: Sequence[Any], queries: Sequence[str]) -> list[float]:
+    def score(
+        self, crops: Sequence[Any], queries: Sequence[str], input_mode: str = "context_crop"
+    ) -> list[float]:
         """Confidence in ``[0, 1]`` that each crop (PIL image) satisfies its query.
 
+        The global input modes (:mod:`georeason.verifier_inputs`) pass a tuple of images per
+        pair and ``input_mode``, which picks the prompt
+        (:data:`georeason.prompts.VERIFIER_TEMPLATES`); a server that takes several images per
+        prompt is needed for ``global_and_crop`` (vLLM: ``--limit-mm-per-prompt``).
+
         Raises:
-            ValueError: if ``crops`` and ``queries`` differ in length.
+            ValueError: if ``crops`` and ``queries`` differ in length, an unknown ``input_mode``,
+                or a global mode with a custom ``prompt_fn``.
             VerifierUnavailableError: the server stayed unreachable after every retry.
             VerifierResponseError: the server answered with an error or an unusable response.
         """
@@ -206,11 +217,20 @@ class HTTPVerifier:
             raise ValueError(f"{len(crops)} crops but {len(queries)} queries")
         if not crops:
             return []
+        if input_mode in ("context_crop", "strict_crop"):
+            prompt_fn = self.prompt_fn
+        elif self.prompt_fn is not verifier_prompt:
+            raise ValueError(f"this verifier's prompt has no {input_mode!r} form")
+        else:
+
+            def prompt_fn(q: str) -> str:
+                return verifier_prompt(q, input_mode)
+
         bodies = [
             chat_request(
                 self.model,
-                encode_image_data_url(c, self.image_format),
-                self.prompt_fn(q),
+                [encode_image_data_url(im, self.image_format) for im in _images_of(c)],
+                prompt_fn(q),
                 self.top_logprobs,
             )
             for c, q in zip(crops, queries, strict=True)

@@ -3,14 +3,16 @@
 It speaks the subset of the chat-completions protocol that
 :class:`georeason.serving.verifier_client.HTTPVerifier` uses against vLLM, so the HTTP path can run
 (and be tested) without vLLM: ``POST /v1/chat/completions`` with one user message holding an
-``image_url`` data URL and the verifier prompt, ``max_tokens: 1``, ``logprobs: true``.
+``image_url`` data URL (two for the ``global_and_crop`` verifier input) and the verifier
+prompt, ``max_tokens: 1``, ``logprobs: true``.
 
 Behind it sits any *scorer* with ``score(crops, queries) -> list[float]`` (normally
 :class:`georeason.models.verifier.LocalVerifier`). The query is read back from the prompt text by
 inverting :data:`georeason.prompts.VERIFIER_TEMPLATE` (a text that does not match the template is
-taken as the query itself). Concurrent requests are grouped into batches of up to ``max_batch``
-crops (one scorer call, one model forward) by a single worker thread, which also keeps the model
-single-threaded.
+taken as the query itself); the whole-image prompts of :mod:`georeason.verifier_inputs` are
+recognised and scored with their input mode. Concurrent requests are grouped into batches of
+up to ``max_batch`` crops (one scorer call, one model forward) by a single worker thread, which
+also keeps the model single-threaded.
 
 The response's ``top_logprobs`` hold the scorer's two-way normalised probabilities,
 ``log c`` for ``"Yes"`` and ``log (1 - c)`` for ``"No"`` (``c`` = the scorer's confidence), so
@@ -38,7 +40,8 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from georeason.models.verifier_base import Verifier
-from georeason.prompts import VERIFIER_TEMPLATE
+from georeason.prompts import VERIFIER_IMAGES_PER_INPUT, VERIFIER_TEMPLATE, VERIFIER_TEMPLATES
+from georeason.verifier_inputs import GLOBAL_INPUTS, score_views
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +70,35 @@ def query_from_prompt(text: str, template: str = VERIFIER_TEMPLATE) -> str:
     return (match.group("query") if match else text).strip()
 
 
-def parse_chat_request(body: dict[str, Any]) -> tuple[Image.Image, str]:
-    """The (image, prompt text) of a one-image chat-completions request.
+def input_mode_and_query(text: str, template: str = VERIFIER_TEMPLATE) -> tuple[str, str]:
+    """The verifier input mode whose prompt ``text`` is, and the query in it.
+
+    The whole-image prompts (:data:`georeason.prompts.VERIFIER_TEMPLATES`) are tried first;
+    otherwise the text is a crop prompt (``template``) or a raw query: ``"context_crop"``.
+
+    Examples:
+        >>> from georeason.prompts import verifier_prompt
+        >>> input_mode_and_query(verifier_prompt("a pier", "global_and_crop"))
+        ('global_and_crop', 'a pier')
+        >>> input_mode_and_query("a raw query")
+        ('context_crop', 'a raw query')
+    """
+    for mode in GLOBAL_INPUTS:
+        prefix, _, suffix = VERIFIER_TEMPLATES[mode].partition("{query}")
+        pattern = re.escape(prefix) + r"(?P<query>.*)" + re.escape(suffix)
+        match = re.fullmatch(pattern, text.strip(), flags=re.DOTALL)
+        if match:
+            return mode, match.group("query").strip()
+    return "context_crop", query_from_prompt(text, template)
+
+
+def parse_chat_request(body: dict[str, Any]) -> tuple[tuple[Image.Image, ...], str]:
+    """The (images, prompt text) of a chat-completions request with one or two images (two:
+    the ``global_and_crop`` verifier input).
 
     Raises:
-        RequestError: no user message, no or several images, a non-data URL, undecodable image.
+        RequestError: no user message, no or more than two images, a non-data URL, an
+            undecodable image.
     """
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -91,9 +118,13 @@ def parse_chat_request(body: dict[str, Any]) -> tuple[Image.Image, str]:
             urls.append(image_url.get("url") if isinstance(image_url, dict) else image_url)
         elif part.get("type") == "text":
             texts.append(str(part.get("text", "")))
-    if len(urls) != 1:
-        raise RequestError(f"expected exactly one image_url part, got {len(urls)}")
-    match = _DATA_URL.match(str(urls[0]))
+    if len(urls) not in (1, 2):
+        raise RequestError(f"expected one or two image_url parts, got {len(urls)}")
+    return tuple(_decode_data_url(u) for u in urls), "\n".join(texts)
+
+
+def _decode_data_url(url: Any) -> Image.Image:
+    match = _DATA_URL.match(str(url))
     if not match:
         raise RequestError("only base64 data URLs (data:image/...;base64,...) are accepted")
     try:
@@ -102,7 +133,7 @@ def parse_chat_request(body: dict[str, Any]) -> tuple[Image.Image, str]:
         image.load()
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as exc:
         raise RequestError(f"cannot decode the image: {exc}") from None
-    return image.convert("RGB"), "\n".join(texts)
+    return image.convert("RGB")
 
 
 def chat_response(confidence: float, model: str, top_logprobs: int) -> dict[str, Any]:
@@ -141,7 +172,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Batcher:
-    """One worker thread: collects (crop, query) jobs and scores them in batches."""
+    """One worker thread: collects (images, query, input mode) jobs and scores them in batches
+    (one scorer call per input mode present in a batch)."""
 
     def __init__(self, scorer: Verifier, max_batch: int, wait_s: float) -> None:
         self.scorer = scorer
@@ -152,9 +184,9 @@ class _Batcher:
         self.thread = threading.Thread(target=self._run, name="verifier-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, crop: Image.Image, query: str) -> Future:
+    def submit(self, images: tuple[Image.Image, ...], query: str, mode: str) -> Future:
         future: Future = Future()
-        self.jobs.put((crop, query, future))
+        self.jobs.put((images, query, mode, future))
         return future
 
     def stop(self) -> None:
@@ -177,17 +209,21 @@ class _Batcher:
                     self.jobs.put(None)
                     break
                 batch.append(nxt)
-            try:
-                scores = self.scorer.score([b[0] for b in batch], [b[1] for b in batch])
-                if len(scores) != len(batch):
-                    raise RuntimeError(f"scorer returned {len(scores)} scores for {len(batch)}")
-            except Exception as exc:  # noqa: BLE001 - reported to each waiting request as HTTP 500
-                for _, _, future in batch:
-                    future.set_exception(exc)
-                continue
-            self.batches += 1
-            for (_, _, future), s in zip(batch, scores, strict=True):
-                future.set_result(float(s))
+            for mode in dict.fromkeys(b[2] for b in batch):
+                self._score([b for b in batch if b[2] == mode], mode)
+
+    def _score(self, batch: list[tuple], mode: str) -> None:
+        try:
+            scores = score_views(self.scorer, [b[0] for b in batch], [b[1] for b in batch], mode)
+            if len(scores) != len(batch):
+                raise RuntimeError(f"scorer returned {len(scores)} scores for {len(batch)}")
+        except Exception as exc:  # noqa: BLE001 - reported to each waiting request as HTTP 500
+            for *_, future in batch:
+                future.set_exception(exc)
+            return
+        self.batches += 1
+        for (*_, future), s in zip(batch, scores, strict=True):
+            future.set_result(float(s))
 
 
 class VerifierServer:
@@ -294,12 +330,18 @@ class VerifierServer:
                     body = json.loads(self.rfile.read(length))
                     if not isinstance(body, dict):
                         raise RequestError("body must be a JSON object")
-                    image, text = parse_chat_request(body)
+                    images, text = parse_chat_request(body)
+                    mode, query = input_mode_and_query(text, server.template)
+                    need = VERIFIER_IMAGES_PER_INPUT[mode]
+                    if len(images) != need:
+                        raise RequestError(
+                            f"the {mode} prompt needs {need} image(s), got {len(images)}"
+                        )
                     top = int(body.get("top_logprobs") or 2)
                 except (RequestError, ValueError) as exc:
                     self._error(400, str(exc), "invalid_request_error")
                     return
-                future = server.batcher.submit(image, query_from_prompt(text, server.template))
+                future = server.batcher.submit(images, query, mode)
                 try:
                     confidence = future.result()
                 except Exception as exc:  # noqa: BLE001 - the scorer failed

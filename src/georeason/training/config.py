@@ -33,6 +33,7 @@ import yaml
 
 from georeason.errors import UserInputError
 from georeason.training.a2grpo_settings import A2GRPOSettings
+from georeason.verifier_inputs import VERIFIER_INPUTS
 
 MODES = ("remotezero", "remotereasoner", "geozero_sft", "geozero_a2grpo")
 #: The modes trained with GRPO (``geozero_sft`` is supervised fine-tuning with TRL's SFTTrainer).
@@ -141,6 +142,9 @@ class VerifierConfig:
             see :mod:`georeason.rewards.verification`).
         aggregate: ``"mean"``, ``"max"`` or ``"first"`` over an answer's boxes.
         max_boxes: at most this many boxes per answer are verified (ours: 10, bounds the cost).
+        input: what the verifier sees of a box (:mod:`georeason.verifier_inputs`):
+            ``context_crop`` (RemoteZero's, default), ``strict_crop``, ``global_highlight``
+            or ``global_and_crop``.
     """
 
     kind: str = "initial_policy"
@@ -158,6 +162,7 @@ class VerifierConfig:
     area_threshold: float = 0.3
     aggregate: str = "mean"
     max_boxes: int = 10
+    input: str = "context_crop"
 
 
 @dataclass
@@ -258,6 +263,10 @@ class TrainConfig:
             )
         if self.verifier.kind not in VERIFIER_KINDS:
             raise UserInputError(f"verifier.kind must be one of {VERIFIER_KINDS}")
+        if self.verifier.input not in VERIFIER_INPUTS:
+            raise UserInputError(
+                f"verifier.input must be one of {VERIFIER_INPUTS}, got {self.verifier.input!r}"
+            )
         if self.mode == "remotezero":
             if self.verifier.kind == "http" and not (self.verifier.url and self.verifier.model):
                 raise UserInputError("verifier.kind http needs verifier.url and verifier.model")

@@ -10,6 +10,7 @@ from typing import Any
 
 from georeason.errors import UserInputError
 from georeason.training.config import TrainConfig
+from georeason.verifier_inputs import score_views
 
 #: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
 #: (ours: fixed, label-free crops on which successive verifiers are compared).
@@ -44,15 +45,17 @@ class EvalSettings:
 
 
 def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
-    """The fixed probe set: for the first ``n_records`` training records, the context crops
-    (``verifier.margin_ratio``) of :data:`PROBE_BOXES`, each with the record's query.
+    """The fixed probe set: for the first ``n_records`` training records, the verifier views
+    (``verifier.input``, ``verifier.margin_ratio``) of :data:`PROBE_BOXES`, each with the
+    record's query.
 
     Returns:
-        ``(crops, queries)``: RGB PIL images and strings, ``n_records * 5`` of each.
+        ``(views, queries)``: tuples of RGB PIL images
+        (:func:`georeason.verifier_inputs.verifier_images`) and strings, ``n_records * 5`` of each.
     """
     from georeason.io import read_image
-    from georeason.rewards import crop_for_verifier
     from georeason.training.data import read_records
+    from georeason.verifier_inputs import verifier_images
 
     records, root = read_records(cfg.data)
     crops, queries = [], []
@@ -62,7 +65,9 @@ def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]
         w, h = image.size
         for fx1, fy1, fx2, fy2 in PROBE_BOXES:
             box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
-            crops.append(crop_for_verifier(image, box, cfg.verifier.margin_ratio))
+            crops.append(
+                verifier_images(image, box, cfg.verifier.input, cfg.verifier.margin_ratio)
+            )
             queries.append(str(rec["query"]))
     return crops, queries
 
@@ -103,7 +108,7 @@ def probe_scores(cfg: TrainConfig, n_records: int) -> list[float]:
     crops, queries = probe_pairs(cfg, n_records)
     verifier = standalone_verifier(cfg)
     try:
-        return [float(s) for s in verifier.score(crops, queries)]
+        return [float(s) for s in score_views(verifier, crops, queries, cfg.verifier.input)]
     finally:
         del verifier
         free_memory()

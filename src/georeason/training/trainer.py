@@ -124,6 +124,7 @@ def build_rewards(
                     area_threshold=vc.area_threshold,
                     aggregate=vc.aggregate,
                     max_boxes=vc.max_boxes,
+                    input_mode=vc.input,
                 )
             except ValueError as exc:
                 raise UserInputError(f"invalid verifier option: {exc}") from None
