@@ -65,9 +65,7 @@ def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]
         w, h = image.size
         for fx1, fy1, fx2, fy2 in PROBE_BOXES:
             box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
-            crops.append(
-                verifier_images(image, box, cfg.verifier.input, cfg.verifier.margin_ratio)
-            )
+            crops.append(verifier_images(image, box, cfg.verifier.input, cfg.verifier.margin_ratio))
             queries.append(str(rec["query"]))
     return crops, queries
 
