@@ -39,7 +39,12 @@ from georeason.eval.runner import (
     summarize_records,
 )
 from georeason.jsonl import JsonlAppender
-from georeason.verifier_inputs import check_verifier_input, score_views, verifier_images
+from georeason.verifier_inputs import (
+    DEFAULT_GLOBAL_MAX_PIXELS,
+    check_verifier_input,
+    score_views,
+    verifier_images,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ def _eye_entries(
     from georeason.io import read_image
 
     views, queries, owners, cands = [], [], [], []
+    # the whole-image modes show the image at the verifier's own pixel budget
+    budget = getattr(verifier, "max_pixels", None) or DEFAULT_GLOBAL_MAX_PIXELS
     for k, sample in enumerate(batch):
         image = read_image(sample.image_path).pil()
         others = [b for sid, b in index[str(Path(sample.image_path).resolve())] if sid != sample.id]
@@ -106,7 +113,7 @@ def _eye_entries(
         )
         cands.append(c)
         for box in c.boxes_xyxy_px:
-            views.append(verifier_images(image, box, vo.input_mode, vo.margin_ratio))
+            views.append(verifier_images(image, box, vo.input_mode, vo.margin_ratio, budget))
             queries.append(sample.query)
             owners.append(k)
     scores = score_views(verifier, views, queries, vo.input_mode) if views else []

@@ -93,7 +93,8 @@ class VerificationReward:
         max_boxes: at most this many boxes per answer are verified (first ones; bounds the cost).
         input_mode: what the verifier sees (:data:`georeason.verifier_inputs.VERIFIER_INPUTS`;
             default ``"context_crop"``, RemoteZero's). The area penalty is the same in every mode.
-        global_max_pixels: pixel budget of the whole image in the global modes (ours: 200,704).
+        global_max_pixels: pixel budget of the whole image in the global modes (None: the
+            verifier's own ``max_pixels`` when it has one, else 200,704, ours).
 
     Raises:
         ValueError: on an unknown aggregate or input mode, or negative parameters.
@@ -111,7 +112,7 @@ class VerificationReward:
         aggregate: str = "mean",
         max_boxes: int = 10,
         input_mode: str = "context_crop",
-        global_max_pixels: int = DEFAULT_GLOBAL_MAX_PIXELS,
+        global_max_pixels: int | None = None,
     ) -> None:
         check_verifier_input(input_mode)
         if aggregate not in AGGREGATES:
@@ -128,6 +129,8 @@ class VerificationReward:
         self.aggregate = aggregate
         self.max_boxes = int(max_boxes)
         self.input_mode = input_mode
+        if global_max_pixels is None:
+            global_max_pixels = getattr(verifier, "max_pixels", None) or DEFAULT_GLOBAL_MAX_PIXELS
         self.global_max_pixels = int(global_max_pixels)
 
     def __call__(
