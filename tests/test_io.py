@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import rasterio
@@ -108,3 +110,19 @@ def test_select_rgb_rules():
     assert select_rgb(stack[:2])[0, 0].tolist() == [1, 1, 1]
     assert select_rgb(stack)[0, 0].tolist() == [1, 2, 3]
     assert select_rgb(stack, (4,))[0, 0].tolist() == [4, 4, 4]
+
+
+def test_atomic_path_replaces_on_success_and_keeps_the_old_file_on_failure(tmp_path):
+    from georeason.io import atomic_path, write_json
+
+    target = tmp_path / "metrics.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text('{"a": ', encoding="utf-8")  # a writer killed half-way
+        raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"a": 1}  # the old file, whole
+    with atomic_path(tmp_path / "overlay.png") as tmp:
+        assert tmp.suffix == ".png" and tmp.parent == tmp_path  # writers infer the format
+        Image.new("RGB", (2, 2)).save(tmp)
+    assert Image.open(tmp_path / "overlay.png").size == (2, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "overlay.png"]

@@ -181,6 +181,9 @@ def test_eye_examples_never_pair_a_no_with_the_target():
     texts = {text for _, text, _ in examples}
     assert rec["plain_query"] in texts  # plain and implicit texts both appear
     assert any(t != rec["plain_query"] for t in texts)
+    assert all(len(views) == 1 for views, _, _ in examples)  # one context crop each
+    two = eye_examples(rec, rng, n=2, input_mode="global_and_crop")
+    assert [len(v) for v, _, _ in two] == [2, 2] and two[0][0][0].size == rec["image"].size
 
 
 def test_caption_examples_name_the_cropped_object():

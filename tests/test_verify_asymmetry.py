@@ -339,6 +339,7 @@ def test_eval_task_verify_cli_every_input_mode(tmp_path, samples_dir, tiny_qwen2
         report = (out / "report.md").read_text()
         assert "RANDOM WEIGHTS" in report and "## Verdict" in report
         assert (out / "reliability.png").stat().st_size > 1000
+        assert not [p for p in out.iterdir() if ".tmp" in p.name]  # atomic writes only
     assert "asymmetry" in capsys.readouterr().out
 
 

@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from georeason.data import SAMPLES_DIR, sample_records
-from georeason.io import RasterImage, read_image, write_json
+from georeason.io import RasterImage, read_image, write_json, write_text_atomic
 from georeason.masks import mask_iou, union_of_masks
 from georeason.workflow import locate, write_outputs
 
@@ -106,7 +106,7 @@ def run_demo(
         "results": rows,
     }
     write_json(out / "summary.json", summary)
-    (out / "index.html").write_text(_html(summary), encoding="utf-8")
+    write_text_atomic(out / "index.html", _html(summary))
     return summary
 
 

@@ -16,8 +16,11 @@ Errors: :class:`ImageReadError` (a ``ValueError``) with a one-line, actionable m
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,9 +216,33 @@ def read_image(
     return RasterImage(rgb, str(p), transform, crs, source_dtype, source_bands, stretch)
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (temp file then rename), UTF-8, indented."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so writers infer the format) that replaces
+    ``path`` when the block ends without an exception (``os.replace``: atomic on POSIX); on an
+    exception the temporary file is removed and ``path`` is left as it was. A killed process
+    therefore never leaves a truncated ``path`` that a later run would trust.
+
+    Example::
+
+        with atomic_path(out / "overlay.png") as tmp:
+            Image.fromarray(rgb).save(tmp)
+    """
     p = Path(path)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(p)
+    tmp = p.with_name(f".{p.stem}.tmp-{os.getpid()}{p.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write UTF-8 text atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (:func:`atomic_path`), UTF-8, indented."""
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

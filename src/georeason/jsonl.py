@@ -129,9 +129,9 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> P
     """Replace ``path`` with ``records`` atomically (temporary file, then rename)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text("".join(_line(r) for r in records), encoding="utf-8")
-    tmp.replace(p)
+    from georeason.io import write_text_atomic
+
+    write_text_atomic(p, "".join(_line(r) for r in records))
     return p
 
 

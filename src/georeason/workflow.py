@@ -21,7 +21,7 @@ from shapely.geometry import Polygon, mapping
 
 from georeason.geojson import build_feature_collection
 from georeason.geometry import as_boxes_xyxy, sanitize_boxes, validate_boxes_xyxy
-from georeason.io import RasterImage, write_json
+from georeason.io import RasterImage, atomic_path, write_json
 from georeason.masks import DEFAULT_SIMPLIFY_TOLERANCE_PX, encode_rle, mask_to_polygons
 from georeason.render import render_overlay
 
@@ -212,7 +212,8 @@ def write_outputs(
     overlay = render_overlay(
         image.rgb, result.boxes_xyxy_px, result.masks, result.polygons_px, gt_boxes_xyxy_px
     )
-    Image.fromarray(overlay).save(paths["overlay.png"])
+    with atomic_path(paths["overlay.png"]) as tmp:
+        Image.fromarray(overlay).save(tmp)
     fc = build_feature_collection(
         result.boxes_xyxy_px,
         result.polygons_px,

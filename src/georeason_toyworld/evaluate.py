@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from georeason.eval.metrics import box_sample_iou
-from georeason.rewards.verification import crop_for_verifier
+from georeason.verifier_inputs import score_views, verifier_images
 from georeason_toyworld.pretrain import (
     EYE_MARGIN,
     TOY_MAX_PIXELS,
@@ -129,8 +129,12 @@ def eye_metrics(
     records: Sequence[dict[str, Any]],
     adapter: str | Path | None = None,
     device: str = "cpu",
+    input_mode: str = "context_crop",
 ) -> dict[str, Any]:
     """The Eye's accuracy on eval records (module docstring: ``select_acc``, ``pair_acc``).
+
+    ``input_mode`` is what the verifier sees of each object (:mod:`georeason.verifier_inputs`;
+    the toy Eye is pretrained on context crops only, so the other modes measure transfer).
 
     Returns:
         ``{"select_acc", "pair_acc", "conf_target", "conf_other", "chance_select", "n"}``;
@@ -146,11 +150,15 @@ def eye_metrics(
     for i, rec in enumerate(records):
         target = [float(v) for v in rec["boxes_xyxy_px"][0]]
         for o in scene_objects(rec):
-            crops.append(crop_for_verifier(rec["image"], o["box_xyxy_px"], EYE_MARGIN))
+            crops.append(
+                verifier_images(
+                    rec["image"], o["box_xyxy_px"], input_mode, EYE_MARGIN, TOY_MAX_PIXELS
+                )
+            )
             queries.append(rec["query"])
             owner.append(i)
             is_target.append(o["box_xyxy_px"] == target)
-    scores = np.asarray(verifier.score(crops, queries), float)
+    scores = np.asarray(score_views(verifier, crops, queries, input_mode), float)
     owner_arr, tgt = np.asarray(owner), np.asarray(is_target, bool)
     select, chance = [], []
     for i in range(len(records)):

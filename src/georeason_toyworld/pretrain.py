@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 
 from georeason.geometry import box_iou_matrix
-from georeason.prompts import policy_messages, verifier_messages
+from georeason.prompts import policy_messages, user_message_with_images, verifier_prompt
 from georeason.rewards.verification import crop_for_verifier
+from georeason.verifier_inputs import verifier_images
 from georeason_toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
 from georeason_toyworld.scenes import CATEGORIES, PALETTES
 
@@ -353,9 +354,11 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def eye_examples(
-    record: dict[str, Any], rng: np.random.Generator, n: int = 4
+    record: dict[str, Any], rng: np.random.Generator, n: int = 4, input_mode: str = "context_crop"
 ) -> list[tuple[Any, str, str]]:
-    """``n`` verification examples ``(crop, text, "Yes" | "No")`` from one pretrain record.
+    """``n`` verification examples ``(views, text, "Yes" | "No")`` from one pretrain record;
+    ``views`` is the tuple of images the verifier sees of the box in ``input_mode``
+    (:func:`georeason.verifier_inputs.verifier_images`: one context crop by default).
 
     Half positives (the target or, for its own texts, another object of the scene, box jittered
     to IoU >= 0.6), half negatives (another object's crop or a random box with IoU < 0.25 that
@@ -404,7 +407,8 @@ def eye_examples(
             if _iou(box, target) >= 0.25:
                 continue
             label = "No"
-        out.append((crop_for_verifier(image, box, EYE_MARGIN), text, label))
+        views = verifier_images(image, box, input_mode, EYE_MARGIN, TOY_MAX_PIXELS)
+        out.append((views, text, label))
     return out
 
 
@@ -461,6 +465,8 @@ class PretrainConfig:
             ``n``: the Hand's reasoning also names the ``n x n`` grid cell of the target
             (:func:`cell_phrase`), a one-token-per-decision location step before the digits
             of the box (ours).
+        eye_input: what the Eye's examples show of a box (:mod:`georeason.verifier_inputs`;
+            default RemoteZero's context crop).
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
@@ -473,6 +479,7 @@ class PretrainConfig:
     ground_batch: int = 0
     detect_batch: int = 0
     think_cells: int = 0
+    eye_input: str = "context_crop"
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
@@ -598,12 +605,16 @@ def pretrain(
         h_answers = [a for _, a, _ in hand]
         h_images = [im for _, _, im in hand]
         e_prompts, e_answers, e_images = [], [], []
+
+        def e_text(query: str) -> str:
+            return verifier_prompt(query, config.eye_input)
+
         while len(e_prompts) < config.eye_batch:
             rec = records[int(rng.integers(len(records)))]
-            for crop, text, label in eye_examples(rec, rng, n=2):
-                e_prompts.append(prompt(verifier_messages(text)))
+            for views, text, label in eye_examples(rec, rng, n=2, input_mode=config.eye_input):
+                e_prompts.append(prompt(user_message_with_images(e_text(text), len(views))))
                 e_answers.append(label)
-                e_images.append(crop)
+                e_images.extend(views)
         c_prompts, c_answers, c_images = [], [], []
         c_text = prompt(caption_messages()) if config.caption_batch else ""
         while len(c_prompts) < config.caption_batch:

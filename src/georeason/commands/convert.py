@@ -9,7 +9,6 @@ component (OpenCV external contours, holes dropped), see :func:`georeason.masks.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from georeason.errors import UserInputError
@@ -95,14 +94,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"--min-area must be >= 1, got {args.min_area}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as f:
-        for path in files:
-            rec = {
-                "mask": path.name,
-                **convert_mask(
-                    read_mask(path), args.kind, args.boxes, args.min_area, args.simplify
-                ),
-            }
-            f.write(json.dumps(rec) + "\n")
+    from georeason.jsonl import write_jsonl
+
+    records = [
+        {
+            "mask": path.name,
+            **convert_mask(read_mask(path), args.kind, args.boxes, args.min_area, args.simplify),
+        }
+        for path in files
+    ]
+    write_jsonl(out, records)  # atomic: a killed conversion leaves no truncated file
     print(f"wrote {len(files)} record(s) to {out}")
     return 0

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from georeason.eval.geozero_rules import PRED_BOX_FRAMES
+from georeason.io import write_text_atomic
 
 _FRAME_NOTE = (
     "GeoZero's script reads every predicted box as pixels of a factor-28 `smart_resize` of the "
@@ -85,7 +86,5 @@ def write_geozero_outputs(
         "tables for the same benchmark files.",
     ]
     report = out / "report.md"
-    tmp = report.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(report)
+    write_text_atomic(report, "\n".join(lines) + "\n")
     return out / "metrics.json", report

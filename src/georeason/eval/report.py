@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from georeason.eval.metrics import METRIC_UNITS
+from georeason.io import atomic_path, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,8 @@ def _worst_section(result: Any, dataset: Any, task: str, worst_k: int, out: Path
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in rec["id"])
         name = f"overlays/{safe}.png"
-        Image.fromarray(img).save(out / name)
+        with atomic_path(out / name) as tmp:
+            Image.fromarray(img).save(tmp)
         score = primary_score(rec, task)
         lines += [
             f"### `{rec['id']}` (score {score:.3f}, status {rec['status']})",
@@ -316,5 +318,5 @@ def write_report(
     lines += _config_section(result, run, task, pred)
     lines += _worst_section(result, dataset, task, worst_k, out)
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path

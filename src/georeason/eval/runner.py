@@ -34,6 +34,7 @@ from georeason.eval.predictors import (
     PredictionsFile,
     Predictor,
 )
+from georeason.io import write_json
 from georeason.jsonl import JsonlAppender, read_jsonl
 from georeason.masks import encode_rle
 
@@ -245,7 +246,7 @@ def check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
                 f"{out_dir} holds results of a different evaluation (differs in: "
                 f"{', '.join(diff)}); use a new --out, or --overwrite to start again"
             )
-    run_path.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    write_json(run_path, run)
 
 
 def _dataset_for_task(dataset: EvalDataset, task: str) -> tuple[EvalDataset, dict[str, int]]:
@@ -404,5 +405,5 @@ def evaluate(
         counts["unused_predictions"] = len(set(predictor.records) - set(ids))
     doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
     doc["n_samples"] = n
-    (out / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_json(out / METRICS_FILE, doc)
     return EvalResult(metrics, records, counts, out, run)

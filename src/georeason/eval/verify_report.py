@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from georeason.eval.asymmetry import ECE_BINS, reliability_bins
+from georeason.io import atomic_path, write_text_atomic
 
 #: Percentage points within which Eye and Hand count as even, and above chance the Eye must be
 #: to count as informative (ours: a few points is within the noise of a few hundred samples).
@@ -80,7 +81,8 @@ def plot_reliability(bins: list[dict[str, float]], path: Path, title: str) -> Pa
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return path
 
@@ -142,5 +144,5 @@ def write_verify_report(result: Any) -> Path:
         "",
     ]
     path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path

@@ -10,7 +10,6 @@ Hand's region metrics (``hand_gIoU``); ``OUT/report.md`` the verdict and ``relia
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from georeason.eval.runner import (
     score_sample,
     summarize_records,
 )
+from georeason.io import write_json
 from georeason.jsonl import JsonlAppender
 from georeason.verifier_inputs import (
     DEFAULT_GLOBAL_MAX_PIXELS,
@@ -234,5 +234,5 @@ def evaluate_verify(
     doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
     doc["n_samples"] = n
     doc["verifier_input"] = verify.input_mode
-    (out / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_json(out / METRICS_FILE, doc)
     return EvalResult(metrics, records, counts, out, run)

@@ -14,7 +14,6 @@ It imports nothing else of georeason's models, so loaders and model builders can
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
 from georeason.errors import ModelLoadError
 from georeason.geometry import ModelFrame
+from georeason.io import write_json
 
 Weights = Literal["random", "pretrained"]
 
@@ -67,7 +67,7 @@ def write_marker(
     ``random_weights=False`` marks a folder whose random initial weights were trained since."""
     marker = {MARKER_KEY: bool(random_weights), "arch": arch, "created_by": created_by, **extra}
     path = Path(folder) / MARKER_FILE
-    path.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    write_json(path, marker)
     return path
 
 

@@ -14,6 +14,10 @@ class Verifier(Protocol):
     ``crops`` are PIL images (original pixels of the context crop); ``queries`` the texts, one
     per crop. Implementations: :class:`georeason.models.verifier.LocalVerifier` (one batched
     prefill, P(yes) / (P(yes) + P(no))), :class:`georeason.serving.verifier_client.HTTPVerifier`.
+
+    The whole-image verifier inputs of :mod:`georeason.verifier_inputs` (``global_highlight``,
+    ``global_and_crop``) call ``score(views, queries, input_mode=MODE)`` with a tuple of images
+    per pair; a verifier that only judges crops need not accept ``input_mode``.
     """
 
     def score(self, crops: Sequence[Any], queries: Sequence[str]) -> list[float]:

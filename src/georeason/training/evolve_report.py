@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from georeason.io import atomic_path, write_text_atomic
 from georeason.jsonl import read_jsonl
 
 REPORT_FILE = "evolve_report.md"
@@ -124,7 +125,8 @@ def _plot(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return path
 
@@ -228,5 +230,5 @@ def write_evolve_report(run_dir: str | Path, manifests: Sequence[dict[str, Any]]
         "",
     ]
     path = run / REPORT_FILE
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
     return path

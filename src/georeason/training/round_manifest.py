@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from georeason.io import write_json
 from georeason.training.config import TrainConfig
 
 #: File of each round folder that records its configuration, status and results.
@@ -55,9 +56,7 @@ def write_manifest(folder: str | Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` atomically (temporary file + rename)."""
     path = Path(folder) / MANIFEST_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, manifest)
 
 
 def reward_summary(train_log: str | Path) -> dict[str, Any]:

@@ -179,11 +179,13 @@ class SharedBaseVerifier(LocalVerifier):
             finally:
                 model.set_adapter(previous)
 
-    def yes_no_logits(self, crops: Sequence[Any], queries: Sequence[str]):
+    def yes_no_logits(
+        self, crops: Sequence[Any], queries: Sequence[str], input_mode: str = "context_crop"
+    ):
         """As :meth:`LocalVerifier.yes_no_logits`, with the verifier's adapter set active.
 
         Returns:
             ``(lse_yes, lse_no)``: float32 CPU tensors of shape ``(B,)``.
         """
         with self._verifier_weights():
-            return super().yes_no_logits(crops, queries)
+            return super().yes_no_logits(crops, queries, input_mode)

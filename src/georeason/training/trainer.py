@@ -15,7 +15,6 @@ the CPU test environment).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from georeason.errors import GeoreasonError, UserInputError
+from georeason.io import write_json, write_text_atomic
 from georeason.models.spec import resolve_model
 from georeason.rewards import (
     FORMAT_REWARDS,
@@ -295,7 +295,7 @@ def merge_adapter(
     loaded.processor.save_pretrained(str(out))
     src = Path(resolve_model(base_model)) / "georeason.json"
     if src.is_file():  # keep the "random weights" marker of tiny models
-        (out / "georeason.json").write_text(src.read_text())
+        write_text_atomic(out / "georeason.json", src.read_text(encoding="utf-8"))
     return out
 
 
@@ -324,7 +324,7 @@ def train(
     trainer = build_trainer(config, callbacks, monitors)
     if trainer.is_world_process_zero():
         out.mkdir(parents=True, exist_ok=True)
-        (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
+        write_json(out / CONFIG_FILE, config.to_dict())
     try:
         trainer.train(resume_from_checkpoint=resume)
     except (VerifierUnavailableError, VerifierResponseError) as exc:
