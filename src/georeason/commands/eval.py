@@ -235,14 +235,16 @@ def run(args: argparse.Namespace) -> int:
         contour_empty=args.contour_empty,
         asd_convention=args.asd_convention,
     )
+    if args.task == "verify" and args.samples > 1:
+        raise UserInputError("--task verify measures the greedy policy; drop --samples")
+    if args.predictions:
+        predictor = PredictionsFile(args.predictions, need_masks=args.task in ("pixel", "contour"))
+    else:
+        predictor = _model_predictor(args)
     if args.task == "verify":
         from georeason.commands.eval_verify import run_verify
 
-        return run_verify(args, dataset, options)
-    if args.predictions:
-        predictor = PredictionsFile(args.predictions, need_masks=args.task != "region")
-    else:
-        predictor = _model_predictor(args)
+        return run_verify(args, dataset, options, predictor)
     result = evaluate(
         dataset,
         predictor,

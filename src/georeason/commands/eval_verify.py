@@ -72,19 +72,12 @@ def _verifier(args: argparse.Namespace, predictor: Any):
     return build_self, {"model": desc["model"], "weights": desc["weights"], "same_as_policy": True}
 
 
-def run_verify(args: argparse.Namespace, dataset: Any, options: Any) -> int:
-    """Run ``--task verify`` (called by :func:`georeason.commands.eval.run`)."""
-    from georeason.commands.eval import _model_predictor
-    from georeason.eval.predictors import PredictionsFile
+def run_verify(args: argparse.Namespace, dataset: Any, options: Any, predictor: Any) -> int:
+    """Run ``--task verify`` (called by :func:`georeason.commands.eval.run` with the Hand:
+    the lazy policy predictor of ``--model`` or the ``--predictions`` file)."""
     from georeason.eval.verify_report import write_verify_report
     from georeason.eval.verify_run import VerifyOptions, evaluate_verify
 
-    if args.samples > 1:
-        raise UserInputError("--task verify measures the greedy policy; drop --samples")
-    if args.model is not None:
-        predictor = _model_predictor(args)
-    else:
-        predictor = PredictionsFile(args.predictions, need_masks=False)
     build, description = _verifier(args, predictor)
     verify = VerifyOptions(
         input_mode=args.verifier_input,
