@@ -96,6 +96,8 @@ def test_locate_from_boxes_on_real_geotiff(tmp_path, samples_dir, capsys):
             "box",
             "--out",
             str(out),
+            "--geojson-crs",
+            "source",
         ]
     )
     assert rc == 0
@@ -110,6 +112,7 @@ def test_locate_from_boxes_on_real_geotiff(tmp_path, samples_dir, capsys):
     xs = [p[0] for p in contour["geometry"]["coordinates"][0]]
     assert max(xs) - min(xs) == pytest.approx(80 * 0.5)
     assert (out / "overlay.png").stat().st_size > 0
+    assert contour["properties"]["area_m2"] == pytest.approx(80 * 70 * 0.25)
 
 
 def test_locate_refuses_an_extreme_strip_in_one_line(tmp_path, tiny_qwen3vl_dir, capsys):

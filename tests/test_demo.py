@@ -23,8 +23,9 @@ def test_demo_writes_every_sample_with_real_masks(tmp_path, sample_records_list)
         gj = json.loads((gt_dir / "result.geojson").read_text())
         n_boxes = sum(f["properties"]["kind"] == "box" for f in gj["features"])
         assert n_boxes == row["gt_boxes"]
-        if row["crs"]:
-            assert gj["crs"]["properties"]["name"].endswith(row["crs"].split(":")[1])
+        if row["crs"]:  # RFC 7946: WGS 84, the source CRS named in the properties
+            assert "crs" not in gj and gj["properties"]["source_crs"] == row["crs"]
+            assert gj["properties"]["crs"] == "EPSG:4326"
     by_id = {r["id"]: r for r in summary["results"]}
     for key in ("isaid_P0004_trailers", "isaid_P0004_cars", "spacenet_atlanta_buildings"):
         iou = by_id[key]["mask_iou_from_gt_boxes"]

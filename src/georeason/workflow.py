@@ -192,11 +192,14 @@ def write_outputs(
     out_dir: str | Path,
     gt_boxes_xyxy_px: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
+    geojson_crs: str = "wgs84",
 ) -> dict[str, Path]:
-    """Write ``result.json``, ``overlay.png`` and ``result.geojson`` into ``out_dir``.
+    """Write ``result.json``, ``overlay.png`` and ``result.geojson`` into ``out_dir`` (each
+    atomically).
 
-    ``result.geojson`` is in the image's CRS for a georeferenced image, else in pixel coordinates
-    (see :mod:`georeason.geojson`). Returns the paths written, by name.
+    ``result.geojson`` is RFC 7946 (WGS 84 longitude/latitude) for a georeferenced image, or in
+    its own CRS with ``geojson_crs="source"``; in pixel coordinates otherwise (see
+    :mod:`georeason.geojson`). Returns the paths written, by name.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,6 +223,7 @@ def write_outputs(
         image.transform,
         image.crs,
         {"query": result.query, "model": result.model, "weights": result.weights},
+        geojson_crs=geojson_crs,
     )
     write_json(paths["result.geojson"], fc)
     return paths

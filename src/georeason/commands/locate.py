@@ -35,6 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2"
     )
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--geojson-crs",
+        choices=("wgs84", "source"),
+        default="wgs84",
+        help="result.geojson of a georeferenced image: RFC 7946 WGS 84 longitude/latitude "
+        "(default) or the image's own CRS (a GeoJSON 2008 crs member, not RFC 7946)",
+    )
     add_policy_arguments(p)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
@@ -122,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         verifier_input=args.verifier_input,
         temperature=args.temperature,
     )
-    paths = write_outputs(result, image, args.out)
+    paths = write_outputs(result, image, args.out, geojson_crs=args.geojson_crs)
     if result.weights == "random":
         print(
             "NOTE: the model has RANDOM weights (a test model): its boxes are not a real "
