@@ -249,6 +249,60 @@ def check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
     write_json(run_path, run)
 
 
+@dataclass
+class RunState:
+    """An evaluation folder opened by :func:`open_run`.
+
+    Attributes:
+        out: the folder. ids: the sample ids evaluated (``limit`` applied). run: ``run.json``.
+        done: finished records by id (resumed). pending: dataset indices still to score.
+    """
+
+    out: Path
+    ids: list[str]
+    run: dict[str, Any]
+    done: dict[str, dict[str, Any]]
+    pending: list[int]
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / RESULTS_FILE
+
+
+def open_run(
+    dataset: EvalDataset,
+    out_dir: str | Path,
+    limit: int | None,
+    overwrite: bool,
+    settings: dict[str, Any],
+) -> RunState:
+    """Create or resume an evaluation folder: ``run.json`` = the dataset's identity, ``limit``
+    and ``settings`` (checked against an existing one, :func:`check_run_file`); finished records
+    are read back from ``results.jsonl``."""
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    ids = dataset.ids[:n]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = {
+        "dataset": dataset.name,
+        "root": str(Path(dataset.root).resolve()),
+        "split": dataset.split,
+        "limit": limit,
+        **settings,
+    }
+    check_run_file(out, run, overwrite)
+    wanted = set(ids)
+    done = {k: v for k, v in read_results(out / RESULTS_FILE).items() if k in wanted}
+    pending = [i for i, sid in enumerate(ids) if sid not in done]
+    return RunState(out, ids, run, done, pending)
+
+
+def write_metrics(out: Path, metrics: dict[str, Any], n_samples: int, **extra: Any) -> None:
+    """``OUT/metrics.json``: the metrics (NaN written as null), ``n_samples`` and ``extra``."""
+    doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+    write_json(out / METRICS_FILE, {**doc, "n_samples": n_samples, **extra})
+
+
 def _dataset_for_task(dataset: EvalDataset, task: str) -> tuple[EvalDataset, dict[str, int]]:
     """The samples the task can score (masks for pixel/contour) and the skipped count.
 
@@ -366,33 +420,18 @@ def evaluate(
     dataset, counts = _dataset_for_task(dataset, task)
     if isinstance(predictor, PredictionsFile) and task in ("pixel", "contour"):
         predictor.need_masks = True
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    ids = dataset.ids[:n]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = {
-        "dataset": dataset.name,
-        "root": str(Path(dataset.root).resolve()),
-        "split": dataset.split,
-        "task": task,
-        "limit": limit,
-        "predictor": predictor.describe(),
-        "scoring": asdict(options),
-    }
-    check_run_file(out, run, overwrite)
-    results_path = out / RESULTS_FILE
-    wanted = set(ids)
-    done = {k: v for k, v in read_results(results_path).items() if k in wanted}
-    pending = [i for i, sid in enumerate(ids) if sid not in done]
+    settings = {"task": task, "predictor": predictor.describe(), "scoring": asdict(options)}
+    state = open_run(dataset, out_dir, limit, overwrite, settings)
+    ids, done, n = state.ids, state.done, len(state.ids)
     counts.update(samples=n, resumed=len(done), scored=0)
     counts["scored"] = _score_pending(
         dataset,
         predictor,
         task,
         options,
-        pending,
+        state.pending,
         done,
-        results_path,
+        state.results_path,
         batch_size,
         n,
         progress,
@@ -403,7 +442,5 @@ def evaluate(
     counts.update(_outcome_counts(records))
     if isinstance(predictor, PredictionsFile):
         counts["unused_predictions"] = len(set(predictor.records) - set(ids))
-    doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
-    doc["n_samples"] = n
-    write_json(out / METRICS_FILE, doc)
-    return EvalResult(metrics, records, counts, out, run)
+    write_metrics(state.out, metrics, n)
+    return EvalResult(metrics, records, counts, state.out, state.run)

@@ -10,7 +10,6 @@ Hand's region metrics (``hand_gIoU``); ``OUT/report.md`` the verdict and ``relia
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,16 +27,13 @@ from georeason.eval.asymmetry import (
 )
 from georeason.eval.datasets import EvalDataset, EvalSample
 from georeason.eval.runner import (
-    METRICS_FILE,
-    RESULTS_FILE,
     EvalResult,
     ScoringOptions,
-    check_run_file,
-    read_results,
+    open_run,
     score_sample,
     summarize_records,
+    write_metrics,
 )
-from georeason.io import write_json
 from georeason.jsonl import JsonlAppender
 from georeason.verifier_inputs import (
     DEFAULT_GLOBAL_MAX_PIXELS,
@@ -185,26 +181,15 @@ def evaluate_verify(
     verify.validate()
     if batch_size <= 0:
         raise UserInputError(f"batch size must be positive, got {batch_size}")
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    ids = dataset.ids[:n]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = {
-        "dataset": dataset.name,
-        "root": str(Path(dataset.root).resolve()),
-        "split": dataset.split,
+    settings = {
         "task": "verify",
-        "limit": limit,
         "predictor": predictor.describe(),
         "verifier": dict(verifier_description),
         "verify": asdict(verify),
         "scoring": asdict(options),
     }
-    check_run_file(out, run, overwrite)
-    results_path = out / RESULTS_FILE
-    wanted = set(ids)
-    done = {k: v for k, v in read_results(results_path).items() if k in wanted}
-    pending = [i for i, sid in enumerate(ids) if sid not in done]
+    state = open_run(dataset, out_dir, limit, overwrite, settings)
+    ids, done, pending, n = state.ids, state.done, state.pending, len(state.ids)
     counts = {"samples": n, "resumed": len(done), "scored": 0}
     if pending:
         index = _others_by_image([dataset[i] for i in range(n)])
@@ -214,7 +199,7 @@ def evaluate_verify(
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n, initial=len(done), desc=f"verify {dataset.name}", unit="sample")
-        with JsonlAppender(results_path, fsync=True) as f:
+        with JsonlAppender(state.results_path, fsync=True) as f:
             for start in range(0, len(pending), batch_size):
                 batch = [dataset[i] for i in pending[start : start + batch_size]]
                 preds = predictor.predict(batch)
@@ -231,8 +216,5 @@ def evaluate_verify(
             bar.close()
     records = [done[sid] for sid in ids]
     metrics = verify_metrics(records, options)
-    doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
-    doc["n_samples"] = n
-    doc["verifier_input"] = verify.input_mode
-    write_json(out / METRICS_FILE, doc)
-    return EvalResult(metrics, records, counts, out, run)
+    write_metrics(state.out, metrics, n, verifier_input=verify.input_mode)
+    return EvalResult(metrics, records, counts, state.out, state.run)
