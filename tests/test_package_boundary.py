@@ -30,3 +30,16 @@ def test_old_toyworld_subcommand_names_the_new_command(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "georeason-toyworld" in err
+
+
+def test_cli_start_up_imports_no_numerical_stack():
+    # `georeason --help` and argument errors stay fast: parsers import only light modules
+    # (numpy + scipy cost ~0.5 s; torch far more)
+    code = (
+        "import sys, georeason.cli\n"
+        "parser = georeason.cli.build_parser()\n"
+        "heavy = sorted(m for m in ('numpy', 'scipy', 'torch', 'shapely') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -15,9 +15,11 @@ the Qwen-VL chat templates and TRL's GRPOTrainer both understand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from georeason.geometry import MODEL_FRAMES, ModelFrame
+from georeason.verifier_inputs import GLOBAL_INPUTS
 
 #: How each model frame is described to the model (ours; matches the frame each arch answers in).
 FRAME_DESCRIPTIONS: dict[str, str] = {
@@ -199,6 +201,28 @@ def verifier_prompt(query: str, input_mode: str = "context_crop") -> str:
     return VERIFIER_TEMPLATES[input_mode].format(query=str(query).strip())
 
 
+def verifier_text(
+    query: str, input_mode: str = "context_crop", prompt_fn: Callable[[str], str] | None = None
+) -> str:
+    """The verifier's user text for ``input_mode``: ``prompt_fn(query)`` for the crop modes
+    (default :func:`verifier_prompt`: a yes/no judge with its own question, e.g. A²GRPO's
+    thinking judge, passes its own), the mode's template for the whole-image modes.
+
+    Raises:
+        ValueError: an unknown ``input_mode``, or a whole-image mode with a custom ``prompt_fn``
+            (it has no whole-image wording).
+    """
+    if input_mode not in VERIFIER_TEMPLATES:
+        raise ValueError(
+            f"verifier input must be one of {tuple(VERIFIER_TEMPLATES)}, got {input_mode!r}"
+        )
+    if input_mode not in GLOBAL_INPUTS:  # the crop modes
+        return (prompt_fn or verifier_prompt)(query)
+    if prompt_fn not in (None, verifier_prompt):
+        raise ValueError(f"this verifier's prompt has no {input_mode!r} form")
+    return verifier_prompt(query, input_mode)
+
+
 def user_message_with_image(text: str) -> list[dict[str, Any]]:
     """One user turn with one image: where ``text`` holds :data:`IMAGE_MARKER`, the image goes
     there (the text around it is kept exactly, as ms-swift expands its marker); otherwise the
@@ -245,6 +269,12 @@ def policy_messages(
     return user_message_with_image(policy_prompt(query, frame, template))
 
 
-def verifier_messages(query: str) -> list[dict[str, Any]]:
-    """Chat messages for the verifier: one user turn with the crop first, then the question."""
-    return user_message_with_image(verifier_prompt(query))
+def verifier_messages(query: str, input_mode: str = "context_crop") -> list[dict[str, Any]]:
+    """Chat messages for the verifier: one user turn with the image(s) of ``input_mode`` first
+    (:data:`VERIFIER_IMAGES_PER_INPUT`), then the question (:func:`verifier_text`).
+
+    Raises:
+        ValueError: an unknown ``input_mode``.
+    """
+    text = verifier_text(query, input_mode)
+    return user_message_with_images(text, VERIFIER_IMAGES_PER_INPUT[input_mode])

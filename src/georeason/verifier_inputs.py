@@ -36,7 +36,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from georeason.geometry import crop_window_px, expand_box
+# Light on purpose: the CLI parsers import VERIFIER_INPUTS, so numpy/scipy (georeason.geometry)
+# are imported inside the functions that need them.
 
 VERIFIER_INPUTS: tuple[str, ...] = (
     "context_crop",
@@ -65,6 +66,12 @@ def check_verifier_input(mode: str) -> str:
     return mode
 
 
+def images_of(item: Any) -> list[Any]:
+    """A verifier pair's images as a list: one PIL image (the crop modes), or the tuple of
+    :func:`verifier_images` (any mode)."""
+    return [item] if hasattr(item, "mode") and hasattr(item, "size") else list(item)
+
+
 def crop_for_verifier(image: Any, box_xyxy_px: Sequence[float], margin_ratio: float) -> Any:
     """``T(I, b)``: the box enlarged by ``margin_ratio`` of its size per side, clipped, cropped.
 
@@ -76,6 +83,8 @@ def crop_for_verifier(image: Any, box_xyxy_px: Sequence[float], margin_ratio: fl
     Returns:
         An RGB PIL image of at least 1 x 1 pixel (a 0-pixel box becomes a 1-pixel crop).
     """
+    from georeason.geometry import crop_window_px, expand_box
+
     w, h = image.size
     window = expand_box(box_xyxy_px, margin_ratio, w, h)
     left, top, right, bottom = crop_window_px(window, w, h)

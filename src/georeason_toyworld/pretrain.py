@@ -13,7 +13,7 @@ answer tokens only (plain PyTorch loop, full fine-tuning, AdamW):
   reasoning names the category the expression refers to (ours: a one-phrase chain keeps
   completions within 32 tokens).
 * **Eye** (verifier format, :func:`georeason.prompts.verifier_prompt`): the RemoteZero context
-  crop (:func:`georeason.rewards.verification.crop_for_verifier`, margin 0.15) of a jittered box
+  crop (:func:`georeason.verifier_inputs.crop_for_verifier`, margin 0.15) of a jittered box
   and a text (plain or implicit, train wordings); target ``Yes`` if the jittered box has
   IoU >= 0.6 with the text's object, ``No`` for crops of other objects and random boxes with
   IoU < 0.25 that do not contain the object's centre (ours: crops that merely contain the
@@ -43,9 +43,8 @@ from typing import Any
 import numpy as np
 
 from georeason.geometry import box_iou_matrix
-from georeason.prompts import policy_messages, user_message_with_images, verifier_prompt
-from georeason.rewards.verification import crop_for_verifier
-from georeason.verifier_inputs import verifier_images
+from georeason.prompts import policy_messages, verifier_messages
+from georeason.verifier_inputs import crop_for_verifier, verifier_images
 from georeason_toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
 from georeason_toyworld.scenes import CATEGORIES, PALETTES
 
@@ -605,14 +604,10 @@ def pretrain(
         h_answers = [a for _, a, _ in hand]
         h_images = [im for _, _, im in hand]
         e_prompts, e_answers, e_images = [], [], []
-
-        def e_text(query: str) -> str:
-            return verifier_prompt(query, config.eye_input)
-
         while len(e_prompts) < config.eye_batch:
             rec = records[int(rng.integers(len(records)))]
             for views, text, label in eye_examples(rec, rng, n=2, input_mode=config.eye_input):
-                e_prompts.append(prompt(user_message_with_images(e_text(text), len(views))))
+                e_prompts.append(prompt(verifier_messages(text, config.eye_input)))
                 e_answers.append(label)
                 e_images.extend(views)
         c_prompts, c_answers, c_images = [], [], []

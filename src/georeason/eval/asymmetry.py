@@ -117,16 +117,18 @@ def candidate_boxes(
     rng = np.random.default_rng(_seed_for(sample_id, seed))
     chosen: list[np.ndarray] = []
     sources: list[str] = []
+
+    def taken() -> np.ndarray:  # targets and the distractors chosen so far
+        return np.vstack([targets, *chosen])
+
     others = as_boxes_xyxy(others_xyxy_px)
     for j in rng.permutation(len(others)):
         if len(chosen) >= n_distractors:
             break
         box = others[j]
-        if box[2] > box[0] and box[3] > box[1]:
-            taken = np.vstack([targets, *chosen]) if chosen else targets
-            if _far_from(box, taken):
-                chosen.append(box)
-                sources.append("annotated")
+        if box[2] > box[0] and box[3] > box[1] and _far_from(box, taken()):
+            chosen.append(box)
+            sources.append("annotated")
     for shrink in RANDOM_SIZE_STEPS:
         k = 0
         while len(chosen) < n_distractors and k < n_distractors * _MAX_TRIES:
@@ -136,11 +138,11 @@ def candidate_boxes(
             x1 = rng.uniform(0.0, max(0.0, width - bw))
             y1 = rng.uniform(0.0, max(0.0, height - bh))
             box = np.array([x1, y1, x1 + bw, y1 + bh])
-            if _far_from(box, np.vstack([targets, *chosen]) if chosen else targets):
+            if _far_from(box, taken()):
                 chosen.append(box)
                 sources.append("random")
             k += 1
-    boxes = np.vstack([targets, *chosen]) if chosen else targets
+    boxes = taken()
     is_target = np.arange(len(boxes)) < len(targets)
     return Candidates(
         boxes.astype(np.float64), is_target, ("target",) * len(targets) + tuple(sources)

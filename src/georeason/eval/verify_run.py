@@ -91,10 +91,10 @@ def _eye_entries(
     """The ``"eye"`` entry of each sample of a batch (one ``verifier.score`` call)."""
     from georeason.io import read_image
 
-    views, queries, owners, cands = [], [], [], []
+    views, queries, cands = [], [], []
     # the whole-image modes show the image at the verifier's own pixel budget
     budget = getattr(verifier, "max_pixels", None) or DEFAULT_GLOBAL_MAX_PIXELS
-    for k, sample in enumerate(batch):
+    for sample in batch:
         image = read_image(sample.image_path).pil()
         others = [b for sid, b in index[str(Path(sample.image_path).resolve())] if sid != sample.id]
         c = candidate_boxes(
@@ -111,16 +111,18 @@ def _eye_entries(
         for box in c.boxes_xyxy_px:
             views.append(verifier_images(image, box, vo.input_mode, vo.margin_ratio, budget))
             queries.append(sample.query)
-            owners.append(k)
     scores = score_views(verifier, views, queries, vo.input_mode) if views else []
     if len(scores) != len(views):
         raise RuntimeError(f"verifier returned {len(scores)} scores for {len(views)} views")
     out: list[dict[str, Any] | None] = []
-    for k, c in enumerate(cands):
-        if len(c.boxes_xyxy_px) == 0:
+    start = 0  # each sample's candidates are contiguous in ``views``
+    for c in cands:
+        k = len(c.boxes_xyxy_px)
+        mine = [float(s) for s in scores[start : start + k]]
+        start += k
+        if k == 0:
             out.append(None)
             continue
-        mine = [float(s) for s, o in zip(scores, owners, strict=True) if o == k]
         out.append(
             {
                 "scores": mine,

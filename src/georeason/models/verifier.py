@@ -23,6 +23,7 @@ from PIL import Image
 
 from georeason import prompts
 from georeason.models.policy import encode_batch, to_pil_rgb
+from georeason.verifier_inputs import images_of
 
 #: Pixel budget of a verifier crop (ours): 200,704 = 256 x 28 x 28 (256 visual tokens for
 #: Qwen2.5-VL, 196 for Qwen3-VL). Crops are a fraction of the image, and the verifier runs once
@@ -177,12 +178,7 @@ class LocalVerifier:
             ValueError: an unknown ``input_mode``, or a global mode on a verifier built with
                 another ``prompt_fn`` (e.g. the thinking judge: it has no whole-image prompt).
         """
-        if input_mode in ("context_crop", "strict_crop"):
-            text = self.prompt_fn(query)
-        elif self.prompt_fn is not prompts.verifier_prompt:
-            raise ValueError(f"this verifier's prompt has no {input_mode!r} form")
-        else:
-            text = prompts.verifier_prompt(query, input_mode)
+        text = prompts.verifier_text(query, input_mode, self.prompt_fn)
         return self.processor.apply_chat_template(
             prompts.user_message_with_images(text, prompts.VERIFIER_IMAGES_PER_INPUT[input_mode]),
             tokenize=False,
@@ -216,7 +212,7 @@ class LocalVerifier:
         need = prompts.VERIFIER_IMAGES_PER_INPUT[input_mode]
         images = []
         for item in crops:
-            group = [item] if hasattr(item, "size") and hasattr(item, "mode") else list(item)
+            group = images_of(item)
             if len(group) != need:
                 raise ValueError(f"{input_mode} needs {need} image(s) per pair, got {len(group)}")
             images.extend(prepare_crop(im) for im in group)

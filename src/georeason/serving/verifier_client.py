@@ -36,7 +36,8 @@ from typing import Any
 from PIL import Image
 
 from georeason.errors import GeoreasonError
-from georeason.prompts import verifier_prompt
+from georeason.prompts import verifier_prompt, verifier_text
+from georeason.verifier_inputs import images_of
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -139,11 +140,6 @@ def yes_no_confidence(response: dict[str, Any]) -> float | None:
     return p_yes / (p_yes + p_no)
 
 
-def _images_of(item: Any) -> list[Any]:
-    """One PIL image, or a sequence of them, as a list."""
-    return [item] if hasattr(item, "mode") and hasattr(item, "size") else list(item)
-
-
 class HTTPVerifier:
     """Verifier client for an OpenAI-compatible server (vLLM, ``georeason serve-verifier``).
 
@@ -217,23 +213,15 @@ class HTTPVerifier:
             raise ValueError(f"{len(crops)} crops but {len(queries)} queries")
         if not crops:
             return []
-        if input_mode in ("context_crop", "strict_crop"):
-            prompt_fn = self.prompt_fn
-        elif self.prompt_fn is not verifier_prompt:
-            raise ValueError(f"this verifier's prompt has no {input_mode!r} form")
-        else:
-
-            def prompt_fn(q: str) -> str:
-                return verifier_prompt(q, input_mode)
-
+        texts = [verifier_text(q, input_mode, self.prompt_fn) for q in queries]
         bodies = [
             chat_request(
                 self.model,
-                [encode_image_data_url(im, self.image_format) for im in _images_of(c)],
-                prompt_fn(q),
+                [encode_image_data_url(im, self.image_format) for im in images_of(c)],
+                text,
                 self.top_logprobs,
             )
-            for c, q in zip(crops, queries, strict=True)
+            for c, text in zip(crops, texts, strict=True)
         ]
         if len(bodies) == 1 or self.max_concurrency == 1:
             responses = [self._post(b) for b in bodies]

@@ -64,10 +64,16 @@ def query_from_prompt(text: str, template: str = VERIFIER_TEMPLATE) -> str:
         >>> query_from_prompt("a raw query")
         'a raw query'
     """
+    query = _template_query(text, template)
+    return (text if query is None else query).strip()
+
+
+def _template_query(text: str, template: str) -> str | None:
+    """The ``{query}`` part of ``text`` if it is ``template`` filled in, else None."""
     prefix, _, suffix = template.partition("{query}")
     pattern = re.escape(prefix) + r"(?P<query>.*)" + re.escape(suffix)
     match = re.fullmatch(pattern, text.strip(), flags=re.DOTALL)
-    return (match.group("query") if match else text).strip()
+    return match.group("query") if match else None
 
 
 def input_mode_and_query(text: str, template: str = VERIFIER_TEMPLATE) -> tuple[str, str]:
@@ -84,11 +90,9 @@ def input_mode_and_query(text: str, template: str = VERIFIER_TEMPLATE) -> tuple[
         ('context_crop', 'a raw query')
     """
     for mode in GLOBAL_INPUTS:
-        prefix, _, suffix = VERIFIER_TEMPLATES[mode].partition("{query}")
-        pattern = re.escape(prefix) + r"(?P<query>.*)" + re.escape(suffix)
-        match = re.fullmatch(pattern, text.strip(), flags=re.DOTALL)
-        if match:
-            return mode, match.group("query").strip()
+        query = _template_query(text, VERIFIER_TEMPLATES[mode])
+        if query is not None:
+            return mode, query.strip()
     return "context_crop", query_from_prompt(text, template)
 
 

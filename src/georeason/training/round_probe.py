@@ -58,16 +58,16 @@ def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]
     from georeason.verifier_inputs import verifier_images
 
     records, root = read_records(cfg.data)
-    crops, queries = [], []
+    views, queries = [], []
     for rec in records[:n_records]:
         path = Path(str(rec["image"])).expanduser()
         image = read_image(path if path.is_absolute() else root / path).pil()
         w, h = image.size
         for fx1, fy1, fx2, fy2 in PROBE_BOXES:
             box = [fx1 * w, fy1 * h, fx2 * w, fy2 * h]
-            crops.append(verifier_images(image, box, cfg.verifier.input, cfg.verifier.margin_ratio))
+            views.append(verifier_images(image, box, cfg.verifier.input, cfg.verifier.margin_ratio))
             queries.append(str(rec["query"]))
-    return crops, queries
+    return views, queries
 
 
 def standalone_verifier(cfg: TrainConfig):
@@ -103,10 +103,10 @@ def probe_scores(cfg: TrainConfig, n_records: int) -> list[float]:
     """The round's verifier's confidences on the probe set (empty if ``n_records`` is 0)."""
     if n_records <= 0:
         return []
-    crops, queries = probe_pairs(cfg, n_records)
+    views, queries = probe_pairs(cfg, n_records)
     verifier = standalone_verifier(cfg)
     try:
-        return [float(s) for s in score_views(verifier, crops, queries, cfg.verifier.input)]
+        return [float(s) for s in score_views(verifier, views, queries, cfg.verifier.input)]
     finally:
         del verifier
         free_memory()
