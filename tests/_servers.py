@@ -47,3 +47,25 @@ def start_serve_verifier(model_dir: Path, port: int) -> subprocess.Popen:
     line = proc.stdout.readline()
     assert f"127.0.0.1:{port}/v1" in line, f"server did not start (exit {proc.poll()}): {line!r}"
     return proc
+
+
+def start_app(model_dir: Path, port: int, work_dir: Path) -> subprocess.Popen:
+    """Start ``georeason app`` on 127.0.0.1:``port`` as a new user would, and wait for Gradio's
+    "Running on local URL" line (asserted to name the port)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(SRC), PYTHONUNBUFFERED="1")
+    env.pop("GEOREASON_DEBUG", None)
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "georeason", "app", "--model", str(model_dir)]
+        + ["--port", str(port), "--max-new-tokens", "48", "--work-dir", str(work_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    for _ in range(20):  # Gradio prints a few lines; the URL line comes once it listens
+        line = proc.stdout.readline()
+        if not line or "Running on local URL" in line:
+            break
+    assert f"127.0.0.1:{port}" in line, f"app did not start (exit {proc.poll()}): {line!r}"
+    return proc

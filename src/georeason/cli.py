@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve_verifier",
     "eval",
     "convert",
+    "app",
 )
 
 #: Subcommands that moved to another command: ``georeason NAME`` says where, exit code 2.

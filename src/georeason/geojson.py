@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import shapely
 from shapely.affinity import affine_transform
 from shapely.geometry import Polygon, box, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
-from shapely.ops import transform as shapely_transform
 from shapely.validation import make_valid
 
 GEOJSON_CRS_CHOICES: tuple[str, ...] = ("wgs84", "source")
@@ -84,13 +84,13 @@ class _MapFrame:
     def area_m2(self, geom_map: BaseGeometry) -> float:
         if self.to_lonlat is None:
             return float(geom_map.area) * self.unit_to_m**2
-        lonlat = shapely_transform(self.to_lonlat, geom_map)
+        lonlat = shapely.transform(geom_map, self.to_lonlat, interleaved=False)
         return abs(float(self.geod.geometry_area_perimeter(lonlat)[0]))
 
     def output(self, geom_map: BaseGeometry) -> BaseGeometry:
         if self.to_wgs84 is None:
             return geom_map
-        return right_hand_rule(shapely_transform(self.to_wgs84, geom_map))
+        return right_hand_rule(shapely.transform(geom_map, self.to_wgs84, interleaved=False))
 
 
 def build_feature_collection(

@@ -11,6 +11,7 @@ Outputs (:func:`write_outputs`): ``result.json``, ``overlay.png`` and ``result.g
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,11 +88,18 @@ def segment_and_contour(
     boxes_xyxy_px: np.ndarray,
     segmenter: Segmenter,
     simplify_tolerance_px: float = DEFAULT_SIMPLIFY_TOLERANCE_PX,
+    on_stage: Callable[[str], None] | None = None,
 ) -> tuple[list[np.ndarray], list[list[Polygon]], dict[str, float]]:
-    """Masks for the boxes and their external contours. Returns ``(masks, polygons, timings)``."""
+    """Masks for the boxes and their external contours. Returns ``(masks, polygons, timings)``.
+
+    ``on_stage`` (optional) is called with ``"segment"`` and ``"contour"`` as each stage starts.
+    """
+    stage = on_stage or (lambda name: None)
+    stage("segment")
     t0 = time.perf_counter()
     masks = segmenter.segment(image.rgb, boxes_xyxy_px) if len(boxes_xyxy_px) else []
     t1 = time.perf_counter()
+    stage("contour")
     polygons = [mask_to_polygons(m, simplify_tolerance_px) for m in masks]
     t2 = time.perf_counter()
     return masks, polygons, {"segment": t1 - t0, "contour": t2 - t1}
@@ -109,6 +117,8 @@ def locate(
     verifier: Any = None,
     temperature: float = 0.9,
     verifier_input: str = "context_crop",
+    segment: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> WorkflowResult:
     """Run the workflow on one image: boxes (from the policy or given) -> masks -> contours.
 
@@ -126,6 +136,9 @@ def locate(
         verifier: the verifier for ``samples > 1`` (None: the policy's own model as verifier).
         temperature: sampling temperature for ``samples > 1`` (0.9, the papers' rollouts).
         verifier_input: what the verifier sees of each box (:mod:`georeason.verifier_inputs`).
+        segment: False stops after the boxes (the region task): no masks, no contours.
+        on_stage: optional progress callback, called with ``"locate"``, ``"segment"`` and
+            ``"contour"`` as each stage starts (the web app's progress bar).
 
     Raises:
         ValueError: if both or neither of ``policy`` and ``boxes_xyxy_px`` are given, or given
@@ -135,6 +148,8 @@ def locate(
         raise ValueError("give exactly one of policy or boxes_xyxy_px")
     timings: dict[str, float] = {}
     if policy is not None:
+        if on_stage is not None:
+            on_stage("locate")
         t0 = time.perf_counter()
         candidates = None
         if samples > 1:
@@ -166,8 +181,13 @@ def locate(
         boxes, _ = sanitize_boxes(boxes, image.width, image.height)
         reasoning, status, raw, model, weights = "", "given", None, None, None
     boxes = as_boxes_xyxy(boxes)
-    masks, polygons, t_seg = segment_and_contour(image, boxes, segmenter, simplify_tolerance_px)
-    timings.update(t_seg)
+    masks: list[np.ndarray] = []
+    polygons: list[list[Polygon]] = []
+    if segment:
+        masks, polygons, t_seg = segment_and_contour(
+            image, boxes, segmenter, simplify_tolerance_px, on_stage
+        )
+        timings.update(t_seg)
     return WorkflowResult(
         image=image.path,
         query=query,
@@ -178,7 +198,7 @@ def locate(
         boxes_xyxy_px=boxes,
         masks=masks,
         polygons_px=polygons,
-        segmenter=getattr(segmenter, "name", type(segmenter).__name__),
+        segmenter=getattr(segmenter, "name", type(segmenter).__name__) if segment else "none",
         crs=image.crs,
         raw_text=raw,
         timings_s=timings,
@@ -193,13 +213,22 @@ def write_outputs(
     gt_boxes_xyxy_px: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
     geojson_crs: str = "wgs84",
+    gpkg: bool = False,
+    mask_tif: bool = True,
 ) -> dict[str, Path]:
-    """Write ``result.json``, ``overlay.png`` and ``result.geojson`` into ``out_dir`` (each
-    atomically).
+    """Write the workflow's files into ``out_dir`` (each atomically).
 
-    ``result.geojson`` is RFC 7946 (WGS 84 longitude/latitude) for a georeferenced image, or in
-    its own CRS with ``geojson_crs="source"``; in pixel coordinates otherwise (see
-    :mod:`georeason.geojson`). Returns the paths written, by name.
+    * ``result.json``: everything (:meth:`WorkflowResult.to_json`);
+    * ``overlay.png``: boxes, masks and contours drawn over the image;
+    * ``result.geojson``: RFC 7946 (WGS 84 longitude/latitude) for a georeferenced image, or in
+      its own CRS with ``geojson_crs="source"``; in pixel coordinates otherwise (see
+      :mod:`georeason.geojson`);
+    * ``mask.tif`` (``mask_tif``, when there are masks): the masks as a label Cloud-Optimized
+      GeoTIFF in the image's CRS and transform (:func:`georeason.gis.write_label_cog`);
+    * ``result.gpkg`` (``gpkg``): the GeoJSON's features as a GeoPackage in the image's own CRS
+      (:func:`georeason.gis.write_geopackage`).
+
+    Returns the paths written, by name.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -217,13 +246,32 @@ def write_outputs(
     )
     with atomic_path(paths["overlay.png"]) as tmp:
         Image.fromarray(overlay).save(tmp)
-    fc = build_feature_collection(
-        result.boxes_xyxy_px,
-        result.polygons_px,
-        image.transform,
-        image.crs,
-        {"query": result.query, "model": result.model, "weights": result.weights},
-        geojson_crs=geojson_crs,
-    )
-    write_json(paths["result.geojson"], fc)
+    meta = {"query": result.query, "model": result.model, "weights": result.weights}
+
+    def collection(frame: str) -> dict:
+        return build_feature_collection(
+            result.boxes_xyxy_px,
+            result.polygons_px,
+            image.transform,
+            image.crs,
+            meta,
+            geojson_crs=frame,
+        )
+
+    write_json(paths["result.geojson"], collection(geojson_crs))
+    if mask_tif and result.masks:
+        from georeason.gis import label_raster, write_label_cog
+
+        paths["mask.tif"] = write_label_cog(
+            out / "mask.tif",
+            label_raster(result.masks, image.height, image.width),
+            image.transform,
+            image.crs,
+        )
+    if gpkg:
+        from georeason.gis import write_geopackage
+
+        paths["result.gpkg"] = write_geopackage(
+            out / "result.gpkg", collection("source"), image.crs if image.georeferenced else None
+        )
     return paths

@@ -128,6 +128,24 @@ def check_sampling_args(args: argparse.Namespace, has_policy: bool) -> None:
         raise UserInputError("--samples and --verifier need --model (a policy to sample from)")
 
 
+def load_policy_arg(args: argparse.Namespace, model: str | None = None):  # -> Policy
+    """The policy of ``--model`` (or ``model``) with ``--adapter``, ``--max-pixels`` and
+    ``--prompt-template`` applied: one loading path for ``locate``, ``eval`` and ``app``.
+
+    Raises:
+        georeason.errors.ModelLoadError: the checkpoint cannot be found or loaded.
+        georeason.errors.UserInputError: a malformed ``--prompt-template``.
+    """
+    from georeason.models.policy import Policy
+
+    return Policy.from_pretrained(
+        model or args.model,
+        adapter=args.adapter,
+        max_pixels=args.max_pixels,
+        prompt_template=prompt_template_arg(args),
+    )
+
+
 def load_verifier_arg(args: argparse.Namespace):  # -> LocalVerifier | None
     """The ``--verifier`` checkpoint as a :class:`georeason.models.verifier.LocalVerifier`
     (None without the option: the caller uses the policy itself)."""

@@ -8,6 +8,7 @@ import sys
 from georeason.commands import (
     add_policy_arguments,
     check_sampling_args,
+    load_policy_arg,
     load_verifier_arg,
     prompt_template_arg,
 )
@@ -142,14 +143,10 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
     model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
     weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
     segmenter_name = args.segmenter if args.task in ("pixel", "contour") else None
-    template = prompt_template_arg(args)
+    template = prompt_template_arg(args)  # a malformed one fails now, not at the first sample
 
     def build_predictor() -> PolicyPredictor:  # only when a sample needs predicting
-        from georeason.models.policy import Policy
-
-        policy = Policy.from_pretrained(
-            model, adapter=args.adapter, max_pixels=args.max_pixels, prompt_template=template
-        )
+        policy = load_policy_arg(args, model)
         segmenter = None
         if segmenter_name is not None:
             from georeason.models.segmenters import build_segmenter

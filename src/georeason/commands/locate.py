@@ -9,8 +9,8 @@ import sys
 from georeason.commands import (
     add_policy_arguments,
     check_sampling_args,
+    load_policy_arg,
     load_verifier_arg,
-    prompt_template_arg,
 )
 from georeason.errors import UserInputError
 
@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "locate",
         help="answer a query on an image with boxes, masks, contours and GeoJSON",
         description="Run the workflow locate -> segment -> contour on one image. Boxes come from "
-        "a policy model (--model) or are given (--boxes). Writes result.json, overlay.png and "
-        "result.geojson into --out.",
+        "a policy model (--model) or are given (--boxes). Writes result.json, overlay.png, "
+        "result.geojson (RFC 7946), mask.tif (label COG) and, with --format gpkg, result.gpkg "
+        "into --out.",
     )
     p.add_argument("image", help="PNG, JPEG, TIFF or GeoTIFF")
     p.add_argument("query", help="natural-language query")
@@ -41,6 +42,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="wgs84",
         help="result.geojson of a georeferenced image: RFC 7946 WGS 84 longitude/latitude "
         "(default) or the image's own CRS (a GeoJSON 2008 crs member, not RFC 7946)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("geojson", "gpkg"),
+        default="geojson",
+        help="GIS vector output: result.geojson (always written) or also result.gpkg, a "
+        "GeoPackage in the image's own CRS for QGIS/geopandas (default: geojson)",
     )
     add_policy_arguments(p)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
@@ -106,16 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from georeason.workflow import locate, write_outputs
 
     segmenter = build_segmenter(args.segmenter, sam_checkpoint=args.sam_checkpoint)
-    policy = None
-    if args.model is not None:
-        from georeason.models.policy import Policy
-
-        policy = Policy.from_pretrained(
-            args.model,
-            adapter=args.adapter,
-            max_pixels=args.max_pixels,
-            prompt_template=prompt_template_arg(args),
-        )
+    policy = load_policy_arg(args) if args.model is not None else None
     verifier = load_verifier_arg(args)
     result = locate(
         image,
@@ -129,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
         verifier_input=args.verifier_input,
         temperature=args.temperature,
     )
-    paths = write_outputs(result, image, args.out, geojson_crs=args.geojson_crs)
+    paths = write_outputs(
+        result, image, args.out, geojson_crs=args.geojson_crs, gpkg=args.format == "gpkg"
+    )
     if result.weights == "random":
         print(
             "NOTE: the model has RANDOM weights (a test model): its boxes are not a real "
