@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs georeason with its training, GeoZero, web-app and test extras,
-# CPU-only, plus Debian's WordNet packages (METEOR) and Chromium (the web app's browser test;
+# Creates .venv and installs georeason with its training, GeoZero, web-app, serving and test
+# extras, CPU-only, plus Debian's WordNet packages (METEOR) and Chromium (the web app's browser test;
 # Playwright cannot download a browser here).
 # torch goes first, pinned to the CPU wheel that this kind of machine keeps on disk; asking for
 # accelerate/peft before torch would pull a multi-GB CUDA build.
@@ -14,7 +14,7 @@ fi
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet "torch==${TORCH_VERSION:-2.13.0}"
 fi
-.venv/bin/python -m pip install --quiet -e ".[train,geozero,app,dev]"
+.venv/bin/python -m pip install --quiet -e ".[train,geozero,app,serve,dev]"
 # Debian's packages, when apt is there: WordNet 3.0 for METEOR (NLTK cannot download it here)
 # and Chromium for the web app's headless-browser test
 if command -v apt-get >/dev/null; then

@@ -69,3 +69,45 @@ def start_app(model_dir: Path, port: int, work_dir: Path) -> subprocess.Popen:
             break
     assert f"127.0.0.1:{port}" in line, f"app did not start (exit {proc.poll()}): {line!r}"
     return proc
+
+
+def start_transformers_serve(port: int) -> subprocess.Popen:
+    """Start the real ``transformers serve`` (OpenAI-compatible) on 127.0.0.1:``port`` and wait
+    until ``GET /health`` answers. Models load on demand by the request's ``model`` (a folder).
+
+    The server process first imports :mod:`georeason.models.processors`, which registers the
+    image-only Qwen-VL processors: without torchvision (not usable on CPU here) the stock
+    processors cannot be built, ``AutoProcessor`` falls back to a bare tokenizer and the
+    server silently drops images. With torchvision (GPU machines) plain ``transformers serve``
+    is enough.
+    """
+    import time
+    import urllib.request
+
+    code = (
+        "import sys\n"
+        "import georeason.models.processors\n"
+        "from transformers.cli.transformers import main\n"
+        f"sys.argv = ['transformers', 'serve', '--port', '{port}', '--host', '127.0.0.1',"
+        " '--device', 'cpu']\n"
+        "sys.exit(main())\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(SRC), HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"transformers serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("transformers serve did not answer /health within 120 s")

@@ -128,14 +128,86 @@ def check_sampling_args(args: argparse.Namespace, has_policy: bool) -> None:
         raise UserInputError("--samples and --verifier need --model (a policy to sample from)")
 
 
+MODEL_FAMILY_CHOICES = ("qwen2_5_vl", "qwen3_vl")
+
+
+def add_served_policy_arguments(
+    parser: argparse.ArgumentParser, source: argparse._MutuallyExclusiveGroup
+) -> None:
+    """``--policy-url`` (in ``source``, the group that holds ``--model``), ``--policy-model``,
+    ``--model-family`` and ``--concurrency``: the policy behind an OpenAI-compatible server."""
+    source.add_argument(
+        "--policy-url",
+        help="OpenAI-compatible server of the policy (vLLM, transformers serve), e.g. "
+        "http://127.0.0.1:8000/v1; replaces --model",
+    )
+    group = parser.add_argument_group("served policy (--policy-url)")
+    group.add_argument(
+        "--policy-model", help="the model name the server expects (as in `vllm serve NAME`)"
+    )
+    group.add_argument(
+        "--model-family",
+        choices=MODEL_FAMILY_CHOICES,
+        help="the served model's family, which fixes its box frame (default: read from "
+        "--policy-model; an unknown name is refused)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="requests in flight at once (the server batches them; default 8)",
+    )
+
+
+def check_served_policy_args(args: argparse.Namespace) -> None:
+    """Validate the served-policy options.
+
+    Raises:
+        georeason.errors.UserInputError: ``--policy-url`` without ``--policy-model`` (or the
+            reverse), ``--adapter`` with a server, ``--samples`` without ``--verifier``, or
+            ``--concurrency < 1``.
+    """
+    from georeason.errors import UserInputError
+
+    url = getattr(args, "policy_url", None)
+    if url is None:
+        if getattr(args, "policy_model", None) or getattr(args, "model_family", None):
+            raise UserInputError("--policy-model and --model-family go with --policy-url")
+        return
+    if not args.policy_model:
+        raise UserInputError("--policy-url needs --policy-model (the name the server serves)")
+    if getattr(args, "adapter", None):
+        raise UserInputError("--adapter applies to --model; serve the adapter with the server")
+    if args.concurrency < 1:
+        raise UserInputError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if getattr(args, "samples", 1) > 1 and not getattr(args, "verifier", None):
+        raise UserInputError(
+            "--samples with --policy-url needs --verifier (the served policy cannot verify)"
+        )
+
+
 def load_policy_arg(args: argparse.Namespace, model: str | None = None):  # -> Policy
     """The policy of ``--model`` (or ``model``) with ``--adapter``, ``--max-pixels`` and
-    ``--prompt-template`` applied: one loading path for ``locate``, ``eval`` and ``app``.
+    ``--prompt-template`` applied, or of ``--policy-url`` (a
+    :class:`georeason.serving.policy_client.ServedPolicy`): one loading path for ``locate``,
+    ``eval`` and ``app``.
 
     Raises:
         georeason.errors.ModelLoadError: the checkpoint cannot be found or loaded.
-        georeason.errors.UserInputError: a malformed ``--prompt-template``.
+        georeason.errors.UserInputError: a malformed ``--prompt-template``, bad served options.
     """
+    if getattr(args, "policy_url", None):
+        from georeason.serving.policy_client import ServedPolicy
+
+        check_served_policy_args(args)
+        return ServedPolicy(
+            args.policy_url,
+            args.policy_model,
+            model_family=args.model_family,
+            max_pixels=args.max_pixels,
+            prompt_template=prompt_template_arg(args),
+            concurrency=args.concurrency,
+        )
     from georeason.models.policy import Policy
 
     return Policy.from_pretrained(

@@ -8,7 +8,9 @@ import sys
 
 from georeason.commands import (
     add_policy_arguments,
+    add_served_policy_arguments,
     check_sampling_args,
+    check_served_policy_args,
     load_policy_arg,
     load_verifier_arg,
 )
@@ -25,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Start a Gradio web app on the locate workflow (bound to loopback by "
         "default). Its main action is also the API endpoint /locate for gradio_client.",
     )
-    p.add_argument("--model", required=True, help="policy checkpoint: hub id or local folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="policy checkpoint: hub id or local folder")
+    add_served_policy_arguments(p, src)
     add_policy_arguments(p)
     p.add_argument("--segmenter", choices=SEGMENTERS, default="default")
     p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "pip install 'georeason[app]'"
         ) from None
     check_sampling_args(args, has_policy=True)
+    check_served_policy_args(args)
     if not 0 < args.port < 65536:
         raise UserInputError(f"--port must be in 1..65535, got {args.port}")
     if not is_loopback(args.host):

@@ -7,7 +7,9 @@ import sys
 
 from georeason.commands import (
     add_policy_arguments,
+    add_served_policy_arguments,
     check_sampling_args,
+    check_served_policy_args,
     load_policy_arg,
     load_verifier_arg,
     prompt_template_arg,
@@ -74,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="policy checkpoint (folder or hub id)")
+    add_served_policy_arguments(p, src)
     src.add_argument(
         "--predictions",
         help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line; '
@@ -140,8 +143,13 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
     from georeason.models.loading import read_weights_kind
     from georeason.models.spec import resolve_model
 
-    model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
-    weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
+    check_served_policy_args(args)
+    if args.policy_url:  # nothing to read: the server holds the model
+        model = f"{args.policy_model} @ {args.policy_url}"
+        weights = "served"
+    else:
+        model = resolve_model(args.model)  # a folder, or a hub id (not downloaded here)
+        weights = read_weights_kind(model) if Path(model).is_dir() else "pretrained"
     segmenter_name = args.segmenter if args.task in ("pixel", "contour") else None
     template = prompt_template_arg(args)  # a malformed one fails now, not at the first sample
 
@@ -181,6 +189,8 @@ def _model_predictor(args: argparse.Namespace):  # -> LazyPredictor
             "max_new_tokens": args.max_new_tokens,
             "max_pixels": args.max_pixels,
             "prompt_template": template,
+            # a served policy's frame comes from its family: a resume must not mix them
+            **({"model_family": args.model_family} if args.policy_url else {}),
         },
     )
     if weights == "random":
@@ -218,7 +228,8 @@ def run(args: argparse.Namespace) -> int:
         root = SAMPLES_DIR
     if args.limit is not None and args.limit <= 0:
         raise UserInputError(f"--limit must be positive, got {args.limit}")
-    check_sampling_args(args, has_policy=args.model is not None or args.task == "verify")
+    has_policy = args.model is not None or args.policy_url is not None
+    check_sampling_args(args, has_policy=has_policy or args.task == "verify")
     extra = {}
     if args.gt_box_frame is not None:
         if args.dataset != "geozero":

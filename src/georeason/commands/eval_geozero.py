@@ -34,6 +34,11 @@ def run_geozero(args: argparse.Namespace) -> int:
     else:
         if records is None:
             raise UserInputError("model mode needs the GeoZero evaluation file: pass --data")
+        if getattr(args, "policy_url", None):
+            raise UserInputError(
+                "--geozero-task runs a local --model (its free-text tasks are not served yet); "
+                "or score a served model's answers with --predictions"
+            )
         from georeason.eval.geozero_generate import generate_answers
 
         predictions = generate_answers(args, records, task, root)

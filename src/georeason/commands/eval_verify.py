@@ -58,8 +58,9 @@ def _verifier(args: argparse.Namespace, predictor: Any):
 
         return build_local, {"model": str(ckpt), "weights": weights}
     if args.model is None:
+        source = "--policy-url" if getattr(args, "policy_url", None) else "--predictions"
         raise UserInputError(
-            "--task verify with --predictions needs a verifier (--verifier or --verifier-url)"
+            f"--task verify with {source} needs a verifier (--verifier or --verifier-url)"
         )
 
     def build_self():

@@ -8,7 +8,9 @@ import sys
 
 from georeason.commands import (
     add_policy_arguments,
+    add_served_policy_arguments,
     check_sampling_args,
+    check_served_policy_args,
     load_policy_arg,
     load_verifier_arg,
 )
@@ -21,16 +23,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "locate",
         help="answer a query on an image with boxes, masks, contours and GeoJSON",
-        description="Run the workflow locate -> segment -> contour on one image. Boxes come from "
-        "a policy model (--model) or are given (--boxes). Writes result.json, overlay.png, "
-        "result.geojson (RFC 7946), mask.tif (label COG) and, with --format gpkg, result.gpkg "
-        "into --out.",
+        description="Run the workflow locate -> segment -> contour on one image. Boxes come "
+        "from a policy model (--model, or --policy-url for a served one) or are given "
+        "(--boxes). Writes result.json, overlay.png, result.geojson (RFC 7946), mask.tif "
+        "(label COG) and, with --format gpkg, result.gpkg into --out.",
     )
     p.add_argument("image", help="PNG, JPEG, TIFF or GeoTIFF")
     p.add_argument("query", help="natural-language query")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="Qwen2.5-VL / Qwen3-VL checkpoint: hub id or local folder")
     src.add_argument("--boxes", help="JSON boxes in original pixels: '[[x1,y1,x2,y2], ...]'")
+    add_served_policy_arguments(p, src)
     p.add_argument("--segmenter", choices=SEGMENTERS, default="default")
     p.add_argument(
         "--sam-checkpoint", help="SAM2 checkpoint (hub id or folder) for --segmenter sam2"
@@ -95,10 +98,12 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
 def run(args: argparse.Namespace) -> int:
     from georeason.io import read_image
 
-    check_sampling_args(args, has_policy=args.model is not None)
+    has_policy = args.model is not None or args.policy_url is not None
+    check_sampling_args(args, has_policy=has_policy)
+    check_served_policy_args(args)
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
-    if args.model is not None:  # before loading the model: a refusal costs nothing
+    if has_policy:  # before loading the model: a refusal costs nothing
         from georeason.models.processors import check_aspect_ratio
 
         check_aspect_ratio(image.height, image.width)
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from georeason.workflow import locate, write_outputs
 
     segmenter = build_segmenter(args.segmenter, sam_checkpoint=args.sam_checkpoint)
-    policy = load_policy_arg(args) if args.model is not None else None
+    policy = load_policy_arg(args) if has_policy else None
     verifier = load_verifier_arg(args)
     result = locate(
         image,

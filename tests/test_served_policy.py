@@ -1,0 +1,265 @@
+"""The policy behind an OpenAI-compatible server: a real ``transformers serve`` on loopback with
+the tiny random-weight checkpoints gives the in-process policy's greedy text and boxes, through
+``locate``, ``eval`` and the web app's backend."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from georeason.errors import GeoreasonError, UserInputError
+from georeason.serving.openai_chat import openai_content
+from georeason.serving.policy_client import MODEL_FAMILIES, ServedPolicy, model_family_of
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen2_5_vl"),
+        ("qwen2_5_vl-remotezero-round3", "qwen2_5_vl"),
+        ("Qwen/Qwen3-VL-8B-Instruct", "qwen3_vl"),
+        ("GeoZero-Qwen3_VL-8B", "qwen3_vl"),
+    ],
+)
+def test_model_family_from_the_served_name(name, family):
+    assert model_family_of(name) == family
+
+
+def test_model_family_is_never_guessed():
+    with pytest.raises(UserInputError, match="pass --model-family"):
+        model_family_of("/models/my-finetune")
+    with pytest.raises(UserInputError, match="--model-family must be one of"):
+        model_family_of("x", "llava")
+    assert model_family_of("/models/my-finetune", "qwen3_vl") == "qwen3_vl"
+
+
+def test_openai_content_replaces_image_parts_in_order():
+    msgs = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "a"},
+                {"type": "image"},
+                {"type": "text", "text": "b"},
+                {"type": "image"},
+            ],
+        }
+    ]
+    out = openai_content(msgs, ["data:1", "data:2"])
+    assert out[0]["content"] == [
+        {"type": "text", "text": "a"},
+        {"type": "image_url", "image_url": {"url": "data:1"}},
+        {"type": "text", "text": "b"},
+        {"type": "image_url", "image_url": {"url": "data:2"}},
+    ]
+    assert msgs[0]["content"][1] == {"type": "image"}  # the input is not modified
+    with pytest.raises(ValueError, match="more image parts"):
+        openai_content(msgs, ["data:1"])
+    with pytest.raises(ValueError, match="3 image"):
+        openai_content(msgs, ["d"] * 3)
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+def test_sent_image_is_a_fixed_point_of_the_processor_resize(family, samples_dir):
+    """The image sent is already at its smart_resize size, so the server's resize keeps it."""
+    from georeason.io import read_image
+
+    policy = ServedPolicy("http://127.0.0.1:9/v1", "m", model_family=family)
+    image = read_image(samples_dir / "images/isaid_P0004.png")  # 824 x 1464, not aligned
+    pil, original, sent = policy.model_input(image)
+    factor = MODEL_FAMILIES[family][1]
+    assert original == (1464, 824) and (pil.height, pil.width) == sent
+    assert sent[0] % factor == 0 and sent[1] % factor == 0
+    assert policy.frame_spec.model_input_hw(sent) == sent  # idempotent: the server keeps it
+    assert sent[0] * sent[1] <= 802_816
+
+
+def test_server_down_is_one_line(samples_dir, capsys):
+    from _servers import free_port
+
+    from georeason.cli import main
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    rc = main(
+        [
+            "locate",
+            str(samples_dir / "images/dior_00001.jpg"),
+            "a golf field",
+            "--policy-url",
+            url,
+            "--policy-model",
+            "Qwen/Qwen2.5-VL-7B-Instruct",
+            "--out",
+            "/nonexistent/x",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert f"policy server {url} unreachable" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--policy-model", "Qwen2.5-VL"], "--policy-model and --model-family go with"),
+        (["--policy-url", "http://x/v1"], "--policy-url needs --policy-model"),
+        (
+            ["--policy-url", "http://x/v1", "--policy-model", "Qwen2.5-VL", "--samples", "4"],
+            "--samples with --policy-url needs --verifier",
+        ),
+        (
+            ["--policy-url", "http://x/v1", "--policy-model", "Qwen2.5-VL", "--concurrency", "0"],
+            "--concurrency must be at least 1",
+        ),
+    ],
+)
+def test_served_policy_argument_errors(samples_dir, capsys, extra, message, tmp_path):
+    from georeason.cli import main
+
+    src = ["--boxes", "[[0,0,5,5]]"] if "--policy-url" not in extra else []
+    rc = main(
+        [
+            "locate",
+            str(samples_dir / "images/dior_00001.jpg"),
+            "q",
+            "--out",
+            str(tmp_path),
+            *src,
+            *extra,
+        ]
+    )
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def served_url():
+    from _servers import free_port, start_transformers_serve
+
+    port = free_port()
+    proc = start_transformers_serve(port)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
+def test_served_greedy_equals_in_process(
+    served_url, arch, tiny_qwen25vl_dir, tiny_qwen3vl_dir, samples_dir
+):
+    """Same tiny checkpoint, same images: the served policy gives the in-process greedy text
+    and boxes, for both answer frames."""
+    from georeason.io import read_image
+    from georeason.models.policy import Policy
+
+    model_dir = str(tiny_qwen25vl_dir if arch == "qwen2_5_vl" else tiny_qwen3vl_dir)
+    images = [
+        read_image(samples_dir / "images/isaid_P0004.png"),
+        read_image(samples_dir / "images/neon_OSBS_029.tif"),
+        read_image(samples_dir / "images/dota_P1888.png"),
+    ]
+    queries = ["the small vehicles", "the tree crowns", "the buses"]
+    local = Policy.from_pretrained(model_dir).locate(images, queries, max_new_tokens=48)
+    served = ServedPolicy(served_url, model_dir, model_family=arch, concurrency=3).locate(
+        images, queries, max_new_tokens=48
+    )
+    for a, b in zip(local, served, strict=True):
+        assert b.text == a.text
+        assert b.model_input_hw == a.model_input_hw and b.frame == a.frame
+        np.testing.assert_array_equal(b.boxes_xyxy_px, a.boxes_xyxy_px)
+    assert any(loc.text for loc in served)
+
+
+@pytest.mark.slow
+def test_eval_and_locate_through_policy_url(served_url, tiny_qwen25vl_dir, tmp_path, samples_dir):
+    """``eval --policy-url`` scores exactly as ``eval --model``; ``locate --policy-url`` writes
+    the in-process result."""
+    from georeason.cli import main
+
+    common = [
+        "eval",
+        "--dataset",
+        "jsonl",
+        "--task",
+        "region",
+        "--max-new-tokens",
+        "40",
+        "--limit",
+        "4",
+        "--no-progress",
+    ]
+    served = [
+        "--policy-url",
+        served_url,
+        "--policy-model",
+        str(tiny_qwen25vl_dir),
+        "--model-family",
+        "qwen2_5_vl",
+    ]
+    assert main([*common, "--model", str(tiny_qwen25vl_dir), "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, *served, "--out", str(tmp_path / "b")]) == 0
+    metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab"]
+    assert metrics[0] == metrics[1]
+    rows = [
+        [json.loads(line) for line in (tmp_path / d / "results.jsonl").read_text().splitlines()]
+        for d in "ab"
+    ]
+    for r_local, r_served in zip(*rows, strict=True):
+        assert (r_local["id"], r_local["text"], r_local["pred_boxes_xyxy_px"]) == (
+            r_served["id"],
+            r_served["text"],
+            r_served["pred_boxes_xyxy_px"],
+        )
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert "@ " + served_url in json.dumps(run)
+
+    image = str(samples_dir / "images/dior_00001.jpg")
+    assert (
+        main(
+            [
+                "locate",
+                image,
+                "a golf field",
+                "--model",
+                str(tiny_qwen25vl_dir),
+                "--max-new-tokens",
+                "40",
+                "--out",
+                str(tmp_path / "la"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "locate",
+                image,
+                "a golf field",
+                *served,
+                "--max-new-tokens",
+                "40",
+                "--out",
+                str(tmp_path / "lb"),
+            ]
+        )
+        == 0
+    )
+    la, lb = (json.loads((tmp_path / d / "result.json").read_text()) for d in ("la", "lb"))
+    assert lb["raw_text"] == la["raw_text"] and lb["boxes_xyxy_px"] == la["boxes_xyxy_px"]
+    assert lb["weights"] == "served" and lb["model"].endswith("@ " + served_url)
+
+
+@pytest.mark.slow
+def test_app_backend_with_a_served_policy(served_url, tiny_qwen25vl_dir, samples_dir):
+    from georeason.app.backend import AppBackend
+    from georeason.models.segmenters import build_segmenter
+
+    policy = ServedPolicy(served_url, str(tiny_qwen25vl_dir), model_family="qwen2_5_vl")
+    backend = AppBackend(policy, build_segmenter("default"), locate_options={"max_new_tokens": 24})
+    res = backend.run(str(samples_dir / "images/neon_OSBS_029.tif"), "the trees", "contour")
+    assert res.files["result.geojson"].is_file() and res.georeferenced
+    with pytest.raises(GeoreasonError, match="type a query"):
+        backend.run(str(samples_dir / "images/neon_OSBS_029.tif"), "", "contour")
