@@ -36,17 +36,9 @@ def make_client(
     servers accept any key unless started with one). ``timeout`` is seconds per request;
     ``max_retries`` the client's retries after the first attempt.
 
-    Raises:
-        georeason.errors.UserInputError: the ``openai`` package is missing.
     """
-    try:
-        import openai
-    except ModuleNotFoundError:
-        from georeason.errors import UserInputError
+    import openai
 
-        raise UserInputError(
-            "served models need the 'openai' package: pip install 'georeason[serve]'"
-        ) from None
     key = api_key or os.environ.get(API_KEY_ENV) or "EMPTY"
     return openai.OpenAI(
         base_url=base_url.rstrip("/"), api_key=key, timeout=timeout, max_retries=max_retries

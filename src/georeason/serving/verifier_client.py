@@ -19,6 +19,9 @@ text, stripped and lower-cased, is ``"yes"`` (resp. ``"no"``) are summed (``"Yes
 answer the question; the crop counts as not confirmed (confidence 0.0, ours) and
 :attr:`HTTPVerifier.num_undecided` is incremented.
 
+Transport: the ``openai`` client (:mod:`georeason.serving.openai_chat`, shared with the served
+policy): connection pooling and timeouts; its own retries are off, ours apply.
+
 Failures: connection errors, timeouts, HTTP 408/429/5xx are retried with exponential backoff;
 when the last retry fails :class:`VerifierUnavailableError` is raised. Training lets it stop the
 run (the last checkpoint stays, the same command resumes); a reward is never silently zeroed.
@@ -237,38 +240,37 @@ class HTTPVerifier:
             out.append(float(conf))
         return out
 
-    def __getstate__(self) -> dict[str, Any]:  # the HTTP connection pool is not pickled
+    def __getstate__(self) -> dict[str, Any]:  # the client's connection pool is not pickled
         state = dict(self.__dict__)
-        state.pop("_http", None)
+        state.pop("_openai", None)
         return state
 
-    def _client(self):  # -> httpx.Client (one connection pool, shared by the worker threads)
-        import httpx
+    def _client(self):  # -> openai.OpenAI (one connection pool, shared by the worker threads)
+        from georeason.serving.openai_chat import make_client
 
-        if getattr(self, "_http", None) is None:
-            self._http = httpx.Client(timeout=self.timeout)
-        return self._http
-
-    def _post_once(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        import httpx
-
-        try:
-            resp = self._client().post(self.url, json=body, headers=headers)
-        except httpx.TransportError as exc:  # connection refused, reset, timeouts
-            raise _Transient(f"{type(exc).__name__}: {exc}") from None
-        if resp.status_code in RETRY_STATUS:
-            raise _Transient(f"HTTP {resp.status_code}: {resp.text[:300]}")
-        if resp.status_code >= 400:
-            raise VerifierResponseError(
-                f"verifier at {self.url} rejected the request with HTTP {resp.status_code}: "
-                f"{resp.text[:300]}"
+        if getattr(self, "_openai", None) is None:
+            # retries are ours (tenacity, with this client's backoff), so the client makes none
+            self._openai = make_client(
+                self.base_url, self.api_key, timeout=self.timeout, max_retries=0
             )
+        return self._openai
+
+    def _post_once(self, body: dict[str, Any]) -> dict[str, Any]:
+        import openai
+
         try:
-            return resp.json()
-        except ValueError:
+            response = self._client().chat.completions.create(**body)
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+        except openai.APIStatusError as exc:
+            detail = " ".join(str(exc.message).split())[:300]
+            if exc.status_code in RETRY_STATUS:
+                raise _Transient(f"HTTP {exc.status_code}: {detail}") from None
             raise VerifierResponseError(
-                f"verifier at {self.url} returned non-JSON: {resp.content[:200]!r}"
+                f"verifier at {self.url} rejected the request with HTTP {exc.status_code}: "
+                f"{detail}"
             ) from None
+        return response.model_dump()
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries (tenacity): transient failures wait ``backoff * 2**(k-1)`` s
@@ -281,14 +283,13 @@ class HTTPVerifier:
             wait_exponential,
         )
 
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=wait_exponential(multiplier=self.backoff, exp_base=2, min=0, max=3600),
             retry=retry_if_exception_type(_Transient),
         )
         try:
-            return retrying(self._post_once, body, headers)
+            return retrying(self._post_once, body)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()
             raise VerifierUnavailableError(

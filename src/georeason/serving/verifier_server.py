@@ -18,6 +18,11 @@ The response's ``top_logprobs`` hold the scorer's two-way normalised probabiliti
 ``log c`` for ``"Yes"`` and ``log (1 - c)`` for ``"No"`` (``c`` = the scorer's confidence), so
 the client's ``P(yes) / (P(yes) + P(no))`` gives back exactly ``c``; the rest of the vocabulary is
 not listed. Other endpoints: ``GET /v1/models``, ``GET /health``.
+
+Why it exists beside stock servers: the reward needs P(yes) from ``logprobs``/``top_logprobs``
+of one generated token. vLLM gives that, and is the production path; ``transformers serve``
+(the laptop server) ignores ``logprobs``, so on a CPU or for a verifier held in this process
+(e.g. a LoRA round of self-evolution) this server is the way to get the same reward over HTTP.
 """
 
 from __future__ import annotations
