@@ -264,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
+    if not result.is_main:  # a data-parallel run: the main process merges and reports
+        return 0
     report = write_report(result, dataset, worst_k=args.worst)
     summary = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
     print(f"{result.counts['samples']} samples ({result.counts['resumed']} resumed): {summary}")

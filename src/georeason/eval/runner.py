@@ -34,6 +34,7 @@ from georeason.eval.predictors import (
     PredictionsFile,
     Predictor,
 )
+from georeason.eval.processes import current_processes
 from georeason.io import write_json
 from georeason.jsonl import JsonlAppender, read_jsonl
 from georeason.masks import encode_rle
@@ -59,6 +60,7 @@ _RUNNING_KEYS = {
     "contour": ("cIoU", "F1@1", "F1@3"),
 }
 RESULTS_FILE = "results.jsonl"
+SHARD_GLOB = "results.rank*.jsonl"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 
@@ -208,6 +210,8 @@ class EvalResult:
         counts: bookkeeping (samples, newly scored, resumed, missing predictions, ...).
         out_dir: the output folder.
         run: the configuration written to ``run.json``.
+        is_main: False in the non-main processes of a data-parallel run, whose result holds
+            no metrics (the main process scores and reports).
     """
 
     metrics: dict[str, float]
@@ -215,6 +219,7 @@ class EvalResult:
     counts: dict[str, int]
     out_dir: Path
     run: dict[str, Any] = field(default_factory=dict)
+    is_main: bool = True
 
 
 def read_results(path: Path) -> dict[str, dict[str, Any]]:
@@ -223,14 +228,43 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
     return {rec["id"]: rec for rec in read_jsonl(path, torn_tail="repair", missing_ok=True)}
 
 
+def shard_path(out_dir: Path, index: int) -> Path:
+    """The results shard of process ``index`` in a data-parallel run."""
+    return out_dir / f"results.rank{index}.jsonl"
+
+
+def merge_shards(out_dir: Path) -> int:
+    """Move the records of every shard (``results.rank*.jsonl``, left by a data-parallel run,
+    finished or interrupted) that ``results.jsonl`` lacks into it, then delete the shards.
+    Returns how many records were added. Torn last lines are dropped
+    (:func:`read_results`)."""
+    shards = sorted(out_dir.glob(SHARD_GLOB))
+    if not shards:
+        return 0
+    have = read_results(out_dir / RESULTS_FILE)
+    new = []
+    for shard in shards:
+        for sid, rec in read_results(shard).items():
+            if sid not in have:
+                have[sid] = rec
+                new.append(rec)
+    with JsonlAppender(out_dir / RESULTS_FILE, fsync=True) as f:
+        for rec in new:
+            f.write(rec)
+    for shard in shards:
+        shard.unlink()
+    return len(new)
+
+
 def check_run_file(out_dir: Path, run: dict[str, Any], overwrite: bool) -> None:
     run_path = out_dir / RUN_FILE
     results = out_dir / RESULTS_FILE
+    has_results = results.exists() or any(out_dir.glob(SHARD_GLOB))
     if overwrite:
-        for p in (results, out_dir / METRICS_FILE):
+        for p in (results, out_dir / METRICS_FILE, *out_dir.glob(SHARD_GLOB)):
             if p.exists():
                 p.unlink()
-    elif run_path.exists() and results.exists():
+    elif run_path.exists() and has_results:
         old = json.loads(run_path.read_text(encoding="utf-8"))
         # ``limit`` only says how many samples to score; per-sample results do not depend on it.
         keys = (set(old) | set(run)) - {"limit"}
@@ -335,14 +369,17 @@ def _score_pending(
     n: int,
     progress: bool,
     on_record: Callable[[dict[str, Any]], None] | None,
+    initial: int | None = None,
 ) -> int:
     """Predict and score the pending samples in batches, appending each record to
-    ``results_path`` (flushed) and to ``done``; returns how many were scored."""
+    ``results_path`` (flushed) and to ``done``; returns how many were scored. The progress bar
+    runs from ``initial`` (default: ``len(done)``) to ``n``."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n, initial=len(done), desc=f"eval {dataset.name}/{task}", unit="sample")
+        start = len(done) if initial is None else initial
+        bar = tqdm(total=n, initial=start, desc=f"eval {dataset.name}/{task}", unit="sample")
     finished = list(done.values())
     scored = 0
     with JsonlAppender(results_path, fsync=True) as f:
@@ -421,22 +458,35 @@ def evaluate(
     if isinstance(predictor, PredictionsFile) and task in ("pixel", "contour"):
         predictor.need_masks = True
     settings = {"task": task, "predictor": predictor.describe(), "scoring": asdict(options)}
-    state = open_run(dataset, out_dir, limit, overwrite, settings)
+    procs = current_processes()
+    if procs.is_main:  # check (or reset) the folder, fold in shards of an interrupted run
+        state = open_run(dataset, out_dir, limit, overwrite, settings)
+        merge_shards(state.out)
+    procs.wait()
+    state = open_run(dataset, out_dir, limit, False, settings)
     ids, done, n = state.ids, state.done, len(state.ids)
     counts.update(samples=n, resumed=len(done), scored=0)
+    mine = state.pending[procs.index :: procs.count]
     counts["scored"] = _score_pending(
         dataset,
         predictor,
         task,
         options,
-        state.pending,
+        mine,
         done,
-        state.results_path,
+        state.results_path if procs.count == 1 else shard_path(state.out, procs.index),
         batch_size,
-        n,
-        progress,
+        n if procs.count == 1 else len(mine),
+        progress and procs.is_main,
         on_record,
+        initial=None if procs.count == 1 else 0,
     )
+    if procs.count > 1:
+        procs.wait()
+        if not procs.is_main:
+            return EvalResult({}, [], counts, state.out, state.run, is_main=False)
+        merge_shards(state.out)
+        done = {k: v for k, v in read_results(state.results_path).items() if k in set(ids)}
     records = [done[sid] for sid in ids]
     metrics = summarize_records(records, task, options)
     counts.update(_outcome_counts(records))

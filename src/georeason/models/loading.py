@@ -291,10 +291,13 @@ def checkpoint_dtype(folder: str | os.PathLike) -> str | None:
 
 
 def default_device() -> str:
-    """``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    """``"cuda:LOCAL_RANK"`` when a GPU is visible (``LOCAL_RANK`` = this process's GPU under
+    ``accelerate launch``/``torchrun``, 0 otherwise), else ``"cpu"``."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
 
 
 def load_model_and_processor(

@@ -267,8 +267,7 @@ class HTTPVerifier:
             if exc.status_code in RETRY_STATUS:
                 raise _Transient(f"HTTP {exc.status_code}: {detail}") from None
             raise VerifierResponseError(
-                f"verifier at {self.url} rejected the request with HTTP {exc.status_code}: "
-                f"{detail}"
+                f"verifier at {self.url} rejected the request with HTTP {exc.status_code}: {detail}"
             ) from None
         return response.model_dump()
 
