@@ -81,10 +81,11 @@ def test_geopackage_keeps_source_crs_geometries_and_properties(tmp_path):
     assert info["geometry_type"] == "MultiPolygon"
     assert "the tanks" in info["layer_metadata"]["DESCRIPTION"]
     _meta, _fids, geoms, fields = pyogrio.raw.read(path)
-    kind, box_index, part, area_px, area_m2 = fields
+    kind, box_index, part, area_px, area_m2, tile_id = fields
     assert list(kind) == ["box", "box", "contour"]
     assert list(box_index) == [0, 1, 0]
     assert np.isnan(part[0]) and part[2] == 0  # boxes have no part: NULL, read back as NaN
+    assert np.isnan(tile_id).all()  # not a tiled scene
     assert np.isnan(area_px[0]) and area_px[2] == pytest.approx(ring.area)
     # planar UTM area: pixel area x (0.5 m)^2
     assert area_m2[0] == pytest.approx(20 * 30 * 0.25) and area_m2[2] == pytest.approx(

@@ -100,6 +100,7 @@ def build_feature_collection(
     crs: str | None = None,
     properties: dict | None = None,
     geojson_crs: str = "wgs84",
+    box_properties: Sequence[dict[str, Any]] | None = None,
 ) -> dict:
     """A GeoJSON FeatureCollection with one box feature per box and its contour features.
 
@@ -110,13 +111,15 @@ def build_feature_collection(
         properties: extra top-level members copied into the collection (e.g. query, model).
         geojson_crs: ``"wgs84"`` (RFC 7946, default) or ``"source"`` (the image's CRS); see the
             module docstring. Ignored without georeferencing.
+        box_properties: optional N dicts added to the properties of box ``i``'s features (its
+            box and its contours), e.g. the tile it came from.
 
     Returns:
         A JSON-serialisable dict. Features have ``properties.kind`` = ``"box"`` or ``"contour"``,
         ``properties.box_index`` and, when georeferenced, ``properties.area_m2``.
 
     Raises:
-        ValueError: an unknown ``geojson_crs``.
+        ValueError: an unknown ``geojson_crs``, or ``box_properties`` of the wrong length.
     """
     if geojson_crs not in GEOJSON_CRS_CHOICES:
         raise ValueError(f"geojson_crs must be one of {GEOJSON_CRS_CHOICES}, got {geojson_crs!r}")
@@ -130,16 +133,19 @@ def build_feature_collection(
         props = {**props, "area_m2": frame.area_m2(geom_map)}
         return {"type": "Feature", "geometry": mapping(frame.output(geom_map)), "properties": props}
 
+    boxes = np.asarray(boxes_xyxy_px, dtype=float).reshape(-1, 4)
+    extra = list(box_properties) if box_properties is not None else [{}] * len(boxes)
+    if len(extra) != len(boxes):
+        raise ValueError(f"{len(extra)} box_properties for {len(boxes)} boxes")
     features = []
-    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes_xyxy_px, dtype=float).reshape(-1, 4)):
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
         bbox = [float(x1), float(y1), float(x2), float(y2)]
-        features.append(
-            feature(box(x1, y1, x2, y2), {"kind": "box", "box_index": i, "bbox_xyxy_px": bbox})
-        )
+        props = {"kind": "box", "box_index": i, "bbox_xyxy_px": bbox, **extra[i]}
+        features.append(feature(box(x1, y1, x2, y2), props))
     for i, polys in enumerate(polygons_px):
         for j, poly in enumerate(polys):
             props = {"kind": "contour", "box_index": i, "part": j, "area_px": float(poly.area)}
-            features.append(feature(poly, props))
+            features.append(feature(poly, {**props, **(extra[i] if i < len(extra) else {})}))
     fc: dict = {"type": "FeatureCollection"}
     if georef and geojson_crs == "source":
         fc["crs"] = {"type": "name", "properties": {"name": _crs_urn(crs)}}

@@ -33,6 +33,7 @@ GPKG_FIELDS: tuple[tuple[str, str], ...] = (
     ("part", "int"),
     ("area_px", "float"),
     ("area_m2", "float"),
+    ("tile_id", "int"),
 )
 
 
@@ -140,35 +141,53 @@ def write_label_cog(
     Returns:
         The path written (GDAL ``COG`` driver: 512 px tiles, DEFLATE, overviews by nearest).
     """
-    import rasterio
     from rasterio.io import MemoryFile
-    from rasterio.shutil import copy as rio_copy
 
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be (H, W), got shape {labels.shape}")
-    profile = {
+    with MemoryFile() as mem:
+        with mem.open(**label_profile(labels.shape[0], labels.shape[1], transform, crs)) as ds:
+            ds.write(labels.astype(np.uint16), 1)
+        return copy_to_cog(mem.name, path)
+
+
+def label_profile(height: int, width: int, transform: Any = None, crs: str | None = None) -> dict:
+    """The rasterio profile of a label raster: one uint16 band, nodata 0, tiled 512 x 512,
+    DEFLATE, in the source's CRS and transform when given (pixel grid otherwise)."""
+    profile: dict[str, Any] = {
         "driver": "GTiff",
-        "height": labels.shape[0],
-        "width": labels.shape[1],
+        "height": int(height),
+        "width": int(width),
         "count": 1,
-        "dtype": labels.dtype.name,
+        "dtype": "uint16",
         "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
     }
     if crs is not None and transform is not None:
         profile.update(crs=crs, transform=transform)
+    return profile
+
+
+def copy_to_cog(src: str | Path, path: str | Path) -> Path:
+    """Copy a raster (a file or a ``MemoryFile`` name) to a Cloud-Optimized GeoTIFF at ``path``
+    (atomically): GDAL's ``COG`` driver streams the source block by block, so a scene-size
+    label raster written window by window never has to fit in memory."""
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with MemoryFile() as mem, atomic_path(out) as tmp:
-        with mem.open(**profile) as ds:
-            ds.write(labels, 1)
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
-            rio_copy(
-                mem.name,
-                str(tmp),
-                driver="COG",
-                COMPRESS="DEFLATE",
-                BLOCKSIZE=512,
-                OVERVIEW_RESAMPLING="NEAREST",
-            )
+    with atomic_path(out) as tmp, rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+        rio_copy(
+            str(src),
+            str(tmp),
+            driver="COG",
+            COMPRESS="DEFLATE",
+            BLOCKSIZE=512,
+            OVERVIEW_RESAMPLING="NEAREST",
+        )
     return out

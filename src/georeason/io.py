@@ -79,29 +79,64 @@ class RasterImage:
         return Image.fromarray(self.rgb, mode="RGB")
 
 
-def to_uint8(band_stack: np.ndarray, nodata: float | None = None) -> tuple[np.ndarray, str]:
-    """Map a ``(C, H, W)`` array of any numeric dtype to uint8 with the percentile stretch.
+def stretch_limits(
+    band_stack: np.ndarray, nodata: float | None = None
+) -> list[tuple[float, float] | None]:
+    """Per-band ``(low, high)`` of the percentile stretch (:data:`STRETCH_PERCENTILES` of the
+    finite pixels that are not ``nodata``); None for a band with no valid pixel or a flat one.
 
-    uint8 input is returned unchanged. For other dtypes each band is stretched from its
-    2nd to 98th percentile (over finite pixels that are not ``nodata``) to 0..255; a flat band
-    becomes 0. Returns ``(array (C, H, W) uint8, description)``.
+    A whole scene read in windows computes them once, from a decimated read, and applies them
+    to every window (:func:`apply_stretch`), so tiles share one stretch.
     """
-    if band_stack.dtype == np.uint8:
-        return band_stack, "none"
-    out = np.zeros(band_stack.shape, dtype=np.uint8)
     lo_p, hi_p = STRETCH_PERCENTILES
-    for c, band in enumerate(band_stack):
+    limits: list[tuple[float, float] | None] = []
+    for band in band_stack:
         band = band.astype(np.float64)
         valid = np.isfinite(band)
         if nodata is not None:
             valid &= band != nodata
         if not valid.any():
+            limits.append(None)
             continue
         lo, hi = np.percentile(band[valid], [lo_p, hi_p])
-        if hi <= lo:
+        limits.append((float(lo), float(hi)) if hi > lo else None)
+    return limits
+
+
+def apply_stretch(
+    band_stack: np.ndarray,
+    limits: list[tuple[float, float] | None],
+    nodata: float | None = None,
+) -> np.ndarray:
+    """``(C, H, W)`` uint8: each band mapped linearly from its ``(low, high)`` to 0..255
+    (clipped, rounded); invalid pixels (non-finite, ``nodata``) and bands without limits are 0.
+    """
+    out = np.zeros(band_stack.shape, dtype=np.uint8)
+    for c, (band, lim) in enumerate(zip(band_stack, limits, strict=True)):
+        if lim is None:
             continue
+        lo, hi = lim
+        band = band.astype(np.float64)
+        valid = np.isfinite(band)
+        if nodata is not None:
+            valid &= band != nodata
         scaled = (np.where(valid, band, lo) - lo) / (hi - lo) * 255.0
         out[c] = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    return out
+
+
+def to_uint8(band_stack: np.ndarray, nodata: float | None = None) -> tuple[np.ndarray, str]:
+    """Map a ``(C, H, W)`` array of any numeric dtype to uint8 with the percentile stretch.
+
+    uint8 input is returned unchanged. For other dtypes each band is stretched from its
+    2nd to 98th percentile (over finite pixels that are not ``nodata``) to 0..255; a flat band
+    becomes 0 (:func:`stretch_limits`, :func:`apply_stretch`). Returns
+    ``(array (C, H, W) uint8, description)``.
+    """
+    if band_stack.dtype == np.uint8:
+        return band_stack, "none"
+    lo_p, hi_p = STRETCH_PERCENTILES
+    out = apply_stretch(band_stack, stretch_limits(band_stack, nodata), nodata)
     return out, f"per-band percentile {lo_p:g}-{hi_p:g} to 0-255"
 
 

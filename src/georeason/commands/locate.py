@@ -53,6 +53,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="GIS vector output: result.geojson (always written) or also result.gpkg, a "
         "GeoPackage in the image's own CRS for QGIS/geopandas (default: geojson)",
     )
+    tiles = p.add_argument_group(
+        "whole scenes (tiling; automatic above 400 megapixels)",
+        "The scene is read in windows, the policy runs on overlapping tiles, duplicate boxes "
+        "across tile borders are fused, each box is segmented on a window around it, and the "
+        "masks go to mask.tif (a COG) window by window; OUT/tiles.jsonl makes it resumable.",
+    )
+    tiles.add_argument(
+        "--tile-size",
+        type=int,
+        help="tile side in px (default when tiling: the model's pixel budget side, 896 px for "
+        "--max-pixels 802816, so each tile is seen at full resolution)",
+    )
+    tiles.add_argument(
+        "--tile-overlap", type=int, default=128, help="overlap of neighbouring tiles (px, 128)"
+    )
+    tiles.add_argument(
+        "--overview",
+        action="store_true",
+        help="also run the policy once on the whole scene downsampled (large structures)",
+    )
+    tiles.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_policy_arguments(p)
     p.add_argument("--bands", help="1-based bands to use as RGB, e.g. '4,3,2' (default: by count)")
     p.set_defaults(func=run)
@@ -95,13 +116,37 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
     return bands
 
 
+def scene_pixels(path: str) -> int | None:
+    """Width x height from the file's header (no pixels read); None if GDAL cannot open it
+    (then the normal reader gives the clear error)."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                return int(ds.width) * int(ds.height)
+    except (RasterioIOError, OSError):
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
-    from georeason.io import read_image
+    from georeason.io import DEFAULT_MAX_READ_PIXELS, read_image
 
     has_policy = args.model is not None or args.policy_url is not None
     check_sampling_args(args, has_policy=has_policy)
     check_served_policy_args(args)
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
+    n_px = scene_pixels(args.image)
+    if args.tile_size is not None or (n_px is not None and n_px > DEFAULT_MAX_READ_PIXELS):
+        from georeason.commands.locate_scene import run_scene
+
+        return run_scene(args, boxes, has_policy)
+    if args.overview:
+        raise UserInputError("--overview goes with tiling: add --tile-size")
     image = read_image(args.image, bands=parse_bands_arg(args.bands))
     if has_policy:  # before loading the model: a refusal costs nothing
         from georeason.models.processors import check_aspect_ratio
