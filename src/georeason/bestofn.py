@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from georeason.models.policy import Localization, to_pil_rgb
-from georeason.rewards import VerificationReward
+from georeason.rewards import VerificationReward, frame_spec_for
 
 #: Defaults of the sampling (the papers' rollout temperature 0.9; N = 8 is ours).
 DEFAULT_SAMPLES = 8
@@ -77,9 +77,9 @@ def best_of_n(
     """Sample ``n`` answers per query, score each with the verification reward, keep the best.
 
     Args:
-        policy: a :class:`georeason.models.policy.Policy` or a served one
-            (:class:`georeason.serving.policy_client.ServedPolicy`): anything with ``locate`` and
-            ``frame_spec``.
+        policy: a :class:`georeason.models.policy.Policy` (frame read from its processor) or a
+            served one (:class:`georeason.serving.policy_client.ServedPolicy`, which carries
+            its ``frame_spec``).
         verifier: an object with ``score(crops, queries) -> list[float]`` in ``[0, 1]``
             (:class:`georeason.models.verifier.LocalVerifier`, the HTTP client, ...).
         images: PIL images, ``RasterImage`` or ``(H, W, 3)`` uint8 arrays (original pixels).
@@ -116,7 +116,7 @@ def best_of_n(
     }
     reward = VerificationReward(
         verifier,
-        frame=policy.frame_spec,
+        frame=getattr(policy, "frame_spec", None) or frame_spec_for(policy.processor, policy.arch),
         input_mode=input_mode,
         **options,
     )

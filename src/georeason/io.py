@@ -149,14 +149,24 @@ def select_rgb(band_stack: np.ndarray, bands: tuple[int, ...] | None = None) -> 
     Raises:
         ImageReadError: if ``bands`` names a band the image does not have.
     """
-    c = band_stack.shape[0]
+    picked = rgb_band_indices(band_stack.shape[0], bands)
+    return np.stack([band_stack[b - 1] for b in picked], axis=-1)
+
+
+def rgb_band_indices(count: int, bands: tuple[int, ...] | None = None) -> tuple[int, int, int]:
+    """The 1-based bands shown as RGB: ``bands`` (one is repeated three times) or by count
+    (1, 1, 1 below three bands; else 1, 2, 3).
+
+    Raises:
+        ImageReadError: if ``bands`` names a band the image does not have.
+    """
     if bands is None:
-        bands = (1, 1, 1) if c < 3 else (1, 2, 3)
+        bands = (1, 1, 1) if count < 3 else (1, 2, 3)
     if len(bands) == 1:
         bands = (bands[0],) * 3
-    if len(bands) != 3 or any(b < 1 or b > c for b in bands):
-        raise ImageReadError(f"bands {bands} not available: the image has {c} band(s)")
-    return np.stack([band_stack[b - 1] for b in bands], axis=-1)
+    if len(bands) != 3 or any(b < 1 or b > count for b in bands):
+        raise ImageReadError(f"bands {bands} not available: the image has {count} band(s)")
+    return (int(bands[0]), int(bands[1]), int(bands[2]))
 
 
 def _crs_string(crs: Any) -> str | None:

@@ -36,7 +36,13 @@ import numpy as np
 
 from georeason.errors import UserInputError
 from georeason.geometry import box_area, box_iou_matrix
-from georeason.io import ImageReadError, apply_stretch, select_rgb, stretch_limits
+from georeason.io import (
+    ImageReadError,
+    apply_stretch,
+    rgb_band_indices,
+    select_rgb,
+    stretch_limits,
+)
 
 DEFAULT_TILE_OVERLAP_PX = 128
 #: largest side of the decimated read that sets the scene-wide stretch and the overview image
@@ -71,8 +77,8 @@ def tile_windows(
     Raises:
         UserInputError: ``tile_size < 32`` or ``overlap`` not in ``[0, tile_size / 2]``.
 
-    >>> tile_windows(2000, 1000, 1024, 128)
-    [(0, 0, 1024, 1000), (976, 0, 1024, 1000)]
+    >>> tile_windows(2000, 1000, 1024, 128)  # 976 alone would overlap the first by 48 px only
+    [(0, 0, 1024, 1000), (896, 0, 1024, 1000), (976, 0, 1024, 1000)]
     """
     if tile_size < 32:
         raise UserInputError(f"--tile-size must be at least 32 px, got {tile_size}")
@@ -208,7 +214,7 @@ class SceneReader:
                         ds.transform if georef else None,
                         _crs_string(ds.crs) if georef else None,
                         ds.nodata,
-                        _rgb_bands(ds.count, bands),
+                        rgb_band_indices(ds.count, bands),
                     )
         except RasterioIOError as exc:
             raise ImageReadError(
@@ -265,16 +271,6 @@ class SceneReader:
         with self._env(), rasterio.open(self.path) as ds:
             stack = ds.read(indexes=sorted(set(self.bands)), window=Window(col, row, w, h))
         return self._to_rgb(stack)
-
-
-def _rgb_bands(count: int, bands: tuple[int, ...] | None) -> tuple[int, int, int]:
-    if bands is None:
-        bands = (1, 1, 1) if count < 3 else (1, 2, 3)
-    if len(bands) == 1:
-        bands = (bands[0],) * 3
-    if len(bands) != 3 or any(b < 1 or b > count for b in bands):
-        raise ImageReadError(f"bands {bands} not available: the image has {count} band(s)")
-    return (int(bands[0]), int(bands[1]), int(bands[2]))
 
 
 @dataclass

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tile_size is not None or (n_px is not None and n_px > DEFAULT_MAX_READ_PIXELS):
         from georeason.commands.locate_scene import run_scene
 
-        return run_scene(args, boxes, has_policy)
+        return run_scene(args, boxes, parse_bands_arg(args.bands), has_policy)
     if args.overview:
         raise UserInputError("--overview goes with tiling: add --tile-size")
     image = read_image(args.image, bands=parse_bands_arg(args.bands))

@@ -11,20 +11,24 @@ from georeason.commands import load_policy_arg
 from georeason.errors import UserInputError
 
 
-def run_scene(args: argparse.Namespace, boxes: list[list[float]] | None, has_policy: bool) -> int:
+def run_scene(
+    args: argparse.Namespace,
+    boxes: list[list[float]] | None,
+    bands: tuple[int, ...] | None,
+    has_policy: bool,
+) -> int:
     """Tile, locate, merge, segment and write the scene's outputs into ``--out``.
 
     Raises:
         UserInputError: test-time verification with tiles, bad tile settings, boxes outside the
             scene, or an ``--out`` holding another run.
     """
-    from georeason.commands.locate import parse_bands_arg
     from georeason.models.segmenters import build_segmenter
     from georeason.scene import SceneReader, default_tile_size, locate_scene, write_scene_outputs
 
     if args.samples > 1:
         raise UserInputError("--samples (test-time verification) is not run per tile; drop it")
-    reader = SceneReader.open(args.image, bands=parse_bands_arg(args.bands))
+    reader = SceneReader.open(args.image, bands=bands)
     tile = args.tile_size or default_tile_size(args.max_pixels)
     if args.tile_size is None:
         print(

@@ -275,13 +275,6 @@ class Policy:
         )
 
     @property
-    def frame_spec(self):  # -> georeason.rewards._common.FrameSpec
-        """The answer frame and resize rule of this policy (read from its processor)."""
-        from georeason.rewards._common import frame_spec_for
-
-        return frame_spec_for(self.processor, self.arch)
-
-    @property
     def device(self):  # -> torch.device
         return next(self.model.parameters()).device
 
