@@ -36,6 +36,8 @@ ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
 ap.add_argument("--layout", default="grid", choices=["grid", "free"])
 ap.add_argument("--neval", type=int, default=100)
+ap.add_argument("--hidden", type=int, default=ToyModelSize.hidden, help="language model width")
+ap.add_argument("--layers", type=int, default=ToyModelSize.layers, help="language model depth")
 a = ap.parse_args()
 torch.set_num_threads(1)
 t0 = time.time()
@@ -44,7 +46,7 @@ pre = build_split("pretrain", a.nrec, 0, **kw)
 plain = build_split("eval", a.neval, 0, kind="plain", wordings="train", **kw)
 implicit = build_split("eval", a.neval, 0, kind="implicit", wordings="train", **kw)
 d = f"/tmp/probe_hand_{a.name}"
-make_toy_model(d, ToyModelSize(), seed=0)
+make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=0)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
 )
