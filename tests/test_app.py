@@ -242,3 +242,31 @@ def test_app_in_headless_chromium_and_gradio_client(tiny_qwen25vl_dir, samples_d
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_backend_tiles_when_asked_and_reports_each_tile(backend, samples_dir):
+    """The tiled path (as for scenes over 400 MP) on the SpaceNet GeoTIFF with 512 px tiles:
+    four tiles reported as progress, a label COG, RFC 7946 GeoJSON and the overview overlay."""
+    from rio_cogeo.cogeo import cog_validate
+
+    from georeason.app.backend import AppBackend
+
+    tiled = AppBackend(
+        backend.policy,
+        backend.segmenter,
+        work_dir=backend.work_dir,
+        locate_options={"max_new_tokens": 16},
+        tile_size=512,
+        tile_overlap=64,
+    )
+    calls: list[tuple] = []
+    res = tiled.run(
+        str(samples_dir / SPACENET), "the roofs", "contour", on_stage=lambda *a: calls.append(a)
+    )
+    tiles = [a for a in calls if a[0].startswith("tile")]
+    assert [a[0] for a in tiles] == ["tile 1/4", "tile 2/4", "tile 3/4", "tile 4/4"]
+    assert [a[1] for a in tiles] == [0.25, 0.5, 0.75, 1.0]
+    assert cog_validate(str(res.files["mask.tif"]))[0]
+    assert res.feature_collection["properties"]["crs"] == "EPSG:4326"
+    assert "from 4 tiles of 512 px" in res.summary and res.overlay_path.is_file()
+    assert set(res.files) >= {"result.json", "result.geojson", "result.gpkg", "mask.tif"}

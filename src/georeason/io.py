@@ -222,6 +222,21 @@ def _read_pil(path: Path, max_read_pixels: int) -> np.ndarray:
         Image.MAX_IMAGE_PIXELS = old_limit
 
 
+def raster_pixels(path: str | Path) -> int | None:
+    """Width x height from the file's header (no pixels decoded, GDAL via rasterio); None if
+    GDAL cannot open it (then :func:`read_image` gives the clear error)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                return int(ds.width) * int(ds.height)
+    except (RasterioIOError, OSError):
+        return None
+
+
 def read_image(
     path: str | Path,
     bands: tuple[int, ...] | None = None,

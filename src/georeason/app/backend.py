@@ -11,6 +11,11 @@ Tasks (the three outputs of RemoteReasoner's inference workflow):
 * ``region``: boxes only (no segmentation); GeoJSON/GeoPackage of the boxes.
 * ``pixel``: boxes -> masks; the overlay tints the masks; ``mask.tif`` is offered.
 * ``contour``: boxes -> masks -> contours; the overlay outlines the contours.
+
+A scene over the whole-image limit (400 megapixels), or any image when the backend has a
+``tile_size``, goes through the same tiled path as ``georeason locate`` (:mod:`georeason.scene`):
+windowed reads, overlapping tiles (progress per tile), fused boxes, masks in a label COG; the
+overlay is then the scene's overview with boxes and contours.
 """
 
 from __future__ import annotations
@@ -134,6 +139,10 @@ class AppBackend:
             folder).
         locate_options: keyword arguments of :func:`georeason.workflow.locate` (e.g.
             ``max_new_tokens``, ``samples``, ``verifier``, ``verifier_input``, ``temperature``).
+        tile_size: tile every image with this tile side (px); None: tile only scenes over the
+            whole-image limit, with the model's pixel-budget side
+            (:func:`georeason.scene.default_tile_size`).
+        tile_overlap: overlap of neighbouring tiles (px).
     """
 
     def __init__(
@@ -142,12 +151,16 @@ class AppBackend:
         segmenter: Segmenter,
         work_dir: str | Path | None = None,
         locate_options: dict[str, Any] | None = None,
+        tile_size: int | None = None,
+        tile_overlap: int = 128,
     ) -> None:
         self.policy = policy
         self.segmenter = segmenter
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="georeason-app-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.locate_options = dict(locate_options or {})
+        self.tile_size = tile_size
+        self.tile_overlap = tile_overlap
 
     @property
     def random_weights(self) -> bool:
@@ -169,7 +182,8 @@ class AppBackend:
             task: one of :data:`TASKS`.
             bands: the band picker's text, e.g. ``"4,3,2"`` (empty: by band count).
             on_stage: progress callback, called with each stage name of
-                :data:`STAGE_PROGRESS` as it starts.
+                :data:`STAGE_PROGRESS` as it starts, and on the tiled path with
+                ``("tile i/n", fraction)`` per tile.
 
         Raises:
             georeason.errors.GeoreasonError: no image, empty query, unknown task, unreadable
@@ -189,6 +203,11 @@ class AppBackend:
             raise UserInputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         timings: dict[str, float] = {}
         stage("read")
+        from georeason.io import DEFAULT_MAX_READ_PIXELS, raster_pixels
+
+        n_px = raster_pixels(image_path)
+        if self.tile_size is not None or (n_px is not None and n_px > DEFAULT_MAX_READ_PIXELS):
+            return self._run_scene(image_path, query.strip(), bands, stage)
         t0 = time.perf_counter()
         image = read_image(image_path, bands=parse_bands_text(bands))
         check_aspect_ratio(image.height, image.width)
@@ -233,6 +252,77 @@ class AppBackend:
             footprint_lonlat=footprint,
             timings_s={k: round(v, 3) for k, v in timings.items()},
             summary=self._summary(result, image.georeferenced),
+        )
+
+    def _run_scene(
+        self, image_path: str | Path, query: str, bands: str | None, stage: Callable[..., None]
+    ) -> AppResult:
+        """The tiled path (:func:`georeason.scene.locate_scene`); ``stage("tile", fraction)``
+        reports each tile."""
+        import json
+
+        from georeason.scene import (
+            SceneReader,
+            default_tile_size,
+            locate_scene,
+            tile_windows,
+            write_scene_outputs,
+        )
+
+        t0 = time.perf_counter()
+        reader = SceneReader.open(image_path, bands=parse_bands_text(bands))
+        read_s = time.perf_counter() - t0
+        tile = self.tile_size or default_tile_size(getattr(self.policy, "max_pixels", 802_816))
+        n_tiles = len(tile_windows(reader.width, reader.height, tile, self.tile_overlap))
+        out = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_dir))
+        stage("locate")
+        result = locate_scene(
+            reader,
+            query,
+            self.segmenter,
+            out,
+            policy=self.policy,
+            tile_size=tile,
+            overlap=self.tile_overlap,
+            max_new_tokens=int(self.locate_options.get("max_new_tokens", 512)),
+            progress=False,
+            on_tile=lambda t: stage(f"tile {t + 1}/{n_tiles}", (t + 1) / n_tiles),
+        )
+        stage("write")
+        paths = write_scene_outputs(
+            result,
+            reader,
+            query,
+            out,
+            model=getattr(self.policy, "model_name", None),
+            weights=getattr(self.policy, "weights", None),
+            gpkg=True,
+        )
+        fc = json.loads(paths["result.geojson"].read_text(encoding="utf-8"))
+        footprint = (
+            footprint_lonlat(reader.transform, reader.crs, reader.width, reader.height)
+            if reader.georeferenced
+            else None
+        )
+        timings = {"read": read_s, **result.timings_s}
+        line = (
+            f"{len(result.boxes_xyxy_px)} box(es) from {n_tiles} tiles of {tile} px "
+            f"({reader.width} x {reader.height} px scene)."
+        )
+        if self.random_weights:
+            line += " The model has RANDOM weights (a test model): its boxes are not a real "
+            line += "prediction."
+        return AppResult(
+            reasoning="\n\n".join(
+                f"[tile {t}] {text}" for t, text in sorted(result.texts.items()) if text
+            ),
+            overlay_path=paths["overlay.png"],
+            files={name: p for name, p in paths.items() if name != "overlay.png"},
+            feature_collection=fc,
+            georeferenced=reader.georeferenced,
+            footprint_lonlat=footprint,
+            timings_s={k: round(v, 3) for k, v in timings.items()},
+            summary=line,
         )
 
     def _summary(self, result: Any, georeferenced: bool) -> str:

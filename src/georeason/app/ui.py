@@ -59,8 +59,12 @@ def build_app(backend: AppBackend, title: str = "georeason") -> Any:
         bands: str = "",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's documented idiom)
     ) -> tuple:
-        def on_stage(name: str) -> None:
-            progress(STAGE_PROGRESS.get(name, 0.5), desc=name)
+        def on_stage(name: str, fraction: float | None = None) -> None:
+            if fraction is not None:  # a tile of a whole scene: the locate stage's share
+                lo, hi = STAGE_PROGRESS["locate"], STAGE_PROGRESS["segment"]
+                progress(lo + (hi - lo) * fraction, desc=name)
+            else:
+                progress(STAGE_PROGRESS.get(name, 0.5), desc=name)
 
         try:
             res = backend.run(image_file, query, task, bands, on_stage=on_stage)

@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--work-dir", help="folder for per-request outputs (default: a temp folder)")
+    p.add_argument(
+        "--tile-size",
+        type=int,
+        help="tile every upload with this tile side in px (default: only scenes over 400 "
+        "megapixels are tiled, with the model's pixel-budget side)",
+    )
+    p.add_argument("--tile-overlap", type=int, default=128, help="tile overlap in px (128)")
     p.set_defaults(func=run)
 
 
@@ -89,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         policy,
         segmenter,
         work_dir=args.work_dir,
+        tile_size=args.tile_size,
+        tile_overlap=args.tile_overlap,
         locate_options={
             "max_new_tokens": args.max_new_tokens,
             "samples": args.samples,

@@ -116,31 +116,14 @@ def parse_bands_arg(text: str | None) -> tuple[int, ...] | None:
     return bands
 
 
-def scene_pixels(path: str) -> int | None:
-    """Width x height from the file's header (no pixels read); None if GDAL cannot open it
-    (then the normal reader gives the clear error)."""
-    import warnings
-
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                return int(ds.width) * int(ds.height)
-    except (RasterioIOError, OSError):
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
-    from georeason.io import DEFAULT_MAX_READ_PIXELS, read_image
+    from georeason.io import DEFAULT_MAX_READ_PIXELS, raster_pixels, read_image
 
     has_policy = args.model is not None or args.policy_url is not None
     check_sampling_args(args, has_policy=has_policy)
     check_served_policy_args(args)
     boxes = parse_boxes_arg(args.boxes) if args.boxes is not None else None
-    n_px = scene_pixels(args.image)
+    n_px = raster_pixels(args.image)
     if args.tile_size is not None or (n_px is not None and n_px > DEFAULT_MAX_READ_PIXELS):
         from georeason.commands.locate_scene import run_scene
 
