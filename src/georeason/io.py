@@ -169,7 +169,8 @@ def rgb_band_indices(count: int, bands: tuple[int, ...] | None = None) -> tuple[
     return (int(bands[0]), int(bands[1]), int(bands[2]))
 
 
-def _crs_string(crs: Any) -> str | None:
+def crs_string(crs: Any) -> str | None:
+    """A rasterio CRS as ``"EPSG:n"`` when it has an EPSG code, else its WKT (None for None)."""
     if crs is None:
         return None
     epsg = crs.to_epsg()
@@ -264,7 +265,7 @@ def read_image(
     transform = crs = nodata = None
     if p.suffix.lower() in _TIFF_SUFFIXES:
         data, transform, crs_obj, nodata = _read_rasterio(p, max_read_pixels)
-        crs = _crs_string(crs_obj)
+        crs = crs_string(crs_obj)
     else:
         data = _read_pil(p, max_read_pixels)
         if data.shape[0] == 4 and bands is None:

@@ -195,7 +195,7 @@ class SceneReader:
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-        from georeason.io import _crs_string
+        from georeason.io import crs_string
 
         p = Path(path)
         if not p.is_file():
@@ -212,7 +212,7 @@ class SceneReader:
                         ds.count,
                         ds.dtypes[0],
                         ds.transform if georef else None,
-                        _crs_string(ds.crs) if georef else None,
+                        crs_string(ds.crs) if georef else None,
                         ds.nodata,
                         rgb_band_indices(ds.count, bands),
                     )

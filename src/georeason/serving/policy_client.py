@@ -128,7 +128,7 @@ class ServedPolicy:
         max_retries: int = 3,
         api_key: str | None = None,
     ) -> None:
-        from georeason.rewards._common import FrameSpec
+        from georeason.rewards import FrameSpec
 
         if concurrency < 1:
             raise UserInputError(f"--concurrency must be at least 1, got {concurrency}")
