@@ -88,7 +88,7 @@ def test_two_processes_equal_one(tmp_path, predictions_file, tiny_qwen25vl_dir):
         m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
         assert m1 == m2
         if kind == "predictions":
-            assert 0.0 < m1["Acc@0.5"] < 100.0  # a real mix of hits and misses (percent)
+            assert 0.0 < m1["box_Acc@0.5"] < 100.0  # a real mix of hits and misses (percent)
         r1, r2 = _records(one), _records(two)
         assert r1 == r2
         assert not list(two.glob("results.rank*.jsonl"))  # shards merged away

@@ -108,13 +108,13 @@ def test_predictions_mode_on_real_samples_cli(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     # 7 samples; the NEON line is missing from the file: a miss. The others are exact boxes.
     assert metrics["n_samples"] == 7
-    assert metrics["Acc@0.5"] == pytest.approx(100 * 6 / 7)
-    assert metrics["gIoU"] == pytest.approx(100 * 6 / 7)
+    assert metrics["box_Acc@0.5"] == pytest.approx(100 * 6 / 7)
+    assert metrics["box_gIoU"] == pytest.approx(100 * 6 / 7)
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in lines] == [r["id"] for r in sample_records()]
     assert next(r for r in lines if r["id"] == "neon_OSBS_029_trees")["status"] == "missing"
     report = (out / "report.md").read_text()
-    assert "| Acc@0.5 | 85.71 | % |" in report and "missing predictions: 1" in report
+    assert "| box_Acc@0.5 | 85.71 | % |" in report and "missing predictions: 1" in report
     assert (out / "overlays" / "neon_OSBS_029_trees.png").is_file()  # the worst case
 
 
@@ -133,7 +133,7 @@ def test_predictions_mode_pixel_and_contour_match_direct_computation(tmp_path):
         ious.append(i / u)
     assert res.metrics["cIoU"] == pytest.approx(100 * sum(inter) / sum(union))
     assert res.metrics["gIoU"] == pytest.approx(100 * np.mean(ious))
-    assert res.metrics["Acc@0.5"] == 100.0 and res.metrics["box_gIoU"] == pytest.approx(100.0)
+    assert res.metrics["box_Acc@0.5"] == 100.0 and res.metrics["box_gIoU"] == pytest.approx(100.0)
     assert 0 < res.metrics["F1@1"] <= res.metrics["F1@3"] <= 1
     assert res.metrics["HD"] >= res.metrics["ASD"] > 0
     # The SegEarth-R1 canvas changes pixel counts but not the ranking of a good prediction.
@@ -184,7 +184,7 @@ def test_unparsable_and_empty_predictions_are_counted(tmp_path):
     res = R.evaluate(ds, R.PredictionsFile(preds), "region", tmp_path / "o", progress=False)
     assert [r["box_iou"] for r in res.records] == [0.0, 1.0]
     assert res.counts["unparsable"] == 1 and res.counts["empty_predictions"] == 1
-    assert res.metrics == {"Acc@0.5": 50.0, "gIoU": 50.0}
+    assert res.metrics == {"box_Acc@0.5": 50.0, "box_gIoU": 50.0}
 
 
 def test_task_needs_masks():

@@ -268,7 +268,7 @@ def test_verifier_agreement_exact_values():
 
 def test_area_hack_warning_flags_rising_area_with_flat_accuracy():
     def m(area, acc=None):
-        return {"reward_summary": {"box_area_ratio_mean": area}, "eval": {"Acc@0.5": acc}}
+        return {"reward_summary": {"box_area_ratio_mean": area}, "eval": {"box_Acc@0.5": acc}}
 
     assert "rose +100%" in area_hack_warning([m(0.2, 50.0), m(0.4, 50.5)])
     assert area_hack_warning([m(0.2, 50.0), m(0.4, 55.0)]) is None  # accuracy follows
@@ -373,8 +373,8 @@ def test_distillation_then_self_evolution_two_rounds(tiny_qwen3vl_dir, tmp_path)
     assert m0["data_sha256"] == m1["data_sha256"] and m0["config_sha256"] != m1["config_sha256"]
     assert m0["started_at"] <= m0["ended_at"] <= m1["started_at"] <= m1["ended_at"]
     assert m0["reward_summary"]["steps"] == 2 and m0["reward_summary"]["box_area_ratio_mean"] > 0
-    assert set(m1["eval"]) == {"dataset", "n_samples", "Acc@0.5", "gIoU"}
-    assert m1["eval"]["n_samples"] == 2 and 0.0 <= m1["eval"]["Acc@0.5"] <= 100.0
+    assert set(m1["eval"]) == {"dataset", "n_samples", "box_Acc@0.5", "box_gIoU"}
+    assert m1["eval"]["n_samples"] == 2 and 0.0 <= m1["eval"]["box_Acc@0.5"] <= 100.0
 
     # round 0 was scored by the external model, round 1 by round 0's policy (base + adapter)
     ext = LocalVerifier.from_pretrained(external, device="cpu", max_pixels=65536)

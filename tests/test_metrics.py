@@ -260,9 +260,9 @@ def test_segearth_resize_pad_hand_case():
         M.apply_protocol(sq, "lisa")
 
 
-def test_summary_keys_units_and_region_gIoU_name():
+def test_summary_keys_units_box_metrics_always_prefixed():
     s = M.summarize(box_ious=[1.0, 0.4])
-    assert s == {"Acc@0.5": 50.0, "gIoU": pytest.approx(70.0)}
+    assert s == {"box_Acc@0.5": 50.0, "box_gIoU": pytest.approx(70.0)}
     scores = [M.MaskScore(4, 12, 1 / 3), M.MaskScore(4, 4, 1.0)]
     s = M.summarize(box_ious=[1.0, 0.4], mask_scores=scores)
     assert s["box_gIoU"] == pytest.approx(70.0)

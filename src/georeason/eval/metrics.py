@@ -286,7 +286,7 @@ def precision_at(ious: Iterable[float], tau: float) -> float:
 
 #: Unit of every key that :func:`summarize` may write.
 METRIC_UNITS: dict[str, str] = {
-    "Acc@0.5": "%",
+    "box_Acc@0.5": "%",
     "box_gIoU": "%",
     "gIoU": "%",
     "cIoU": "%",
@@ -311,18 +311,17 @@ def summarize(
 ) -> dict[str, float]:
     """Split-level metrics under the papers' names and in their units.
 
-    Keys (present when their inputs are given): ``Acc@0.5`` and the box mean IoU (region,
-    percent) under ``gIoU`` as RemoteReasoner names it for the region task, or under
-    ``box_gIoU`` when mask scores are given too (then ``gIoU`` is the mask gIoU), ``cIoU``,
-    ``Pr@0.5`` ... ``Pr@0.9`` (pixel, percent), ``F1@1``, ``F1@3`` (contour, fraction, mean over
-    samples: ours, the papers do not say), ``ASD``, ``HD`` (pixels, mean over samples, NaN
-    samples left out under the ``"skip"`` policy). See :data:`METRIC_UNITS`.
+    Keys (present when their inputs are given), each with one meaning in every task: box
+    metrics are prefixed ``box_``: ``box_Acc@0.5`` (the papers' region ``Acc@0.5``) and
+    ``box_gIoU`` (mean box IoU, the papers' region ``gIoU``), percent; mask metrics ``gIoU``,
+    ``cIoU``, ``Pr@0.5`` ... ``Pr@0.9`` (pixel, percent), ``F1@1``, ``F1@3`` (contour,
+    fraction, mean over samples: ours, the papers do not say), ``ASD``, ``HD`` (pixels, mean
+    over samples, NaN samples left out under the ``"skip"`` policy). See :data:`METRIC_UNITS`.
     """
     out: dict[str, float] = {}
     if box_ious is not None:
-        out[f"Acc@{acc_tau:g}"] = 100.0 * accuracy_at(box_ious, acc_tau)
-        key = "gIoU" if mask_scores is None else "box_gIoU"
-        out[key] = 100.0 * (float(np.mean(box_ious)) if len(box_ious) else math.nan)
+        out[f"box_Acc@{acc_tau:g}"] = 100.0 * accuracy_at(box_ious, acc_tau)
+        out["box_gIoU"] = 100.0 * (float(np.mean(box_ious)) if len(box_ious) else math.nan)
     if mask_scores is not None:
         out["gIoU"] = 100.0 * mask_giou(mask_scores)
         out["cIoU"] = 100.0 * mask_ciou(mask_scores)

@@ -27,8 +27,10 @@ class PublishedNumber:
 
     Attributes:
         dataset, split, task: what it was measured on (our names: ``earthreason``/``test``/...).
-        metric: the papers' name (``Acc@0.5``, ``gIoU``, ``cIoU``, ``F1@1``, ``ASD``, ...), in the
-            papers' units (percent for IoU-type metrics, fraction for F1, pixels for distances).
+        metric: our key (:func:`georeason.eval.metrics.summarize`: box metrics prefixed
+            ``box_``, so the papers' region ``Acc@0.5`` / ``gIoU`` are ``box_Acc@0.5`` /
+            ``box_gIoU``; ``gIoU``, ``cIoU``, ``F1@1``, ``ASD`` ...), in the papers' units
+            (percent for IoU-type metrics, fraction for F1, pixels for distances).
         value: the number.
         source: paper and setting.
     """
@@ -48,19 +50,21 @@ _SPLIT_NOTE = "; split not given in our notes, listed under test"
 #: Published numbers (RemoteReasoner 2025 and RemoteZero 2026, as cited per entry).
 PUBLISHED: tuple[PublishedNumber, ...] = (
     # EarthReason, region
-    PublishedNumber("earthreason", "val", "region", "Acc@0.5", 66.51, _RR),
-    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 68.11, _RR),
-    PublishedNumber("earthreason", "val", "region", "gIoU", 67.04, _RR),
-    PublishedNumber("earthreason", "test", "region", "gIoU", 69.29, _RR),
-    PublishedNumber("earthreason", "test", "region", "Acc@0.5", 65.05, f"{_RZ}, external verifier"),
+    PublishedNumber("earthreason", "val", "region", "box_Acc@0.5", 66.51, _RR),
+    PublishedNumber("earthreason", "test", "region", "box_Acc@0.5", 68.11, _RR),
+    PublishedNumber("earthreason", "val", "region", "box_gIoU", 67.04, _RR),
+    PublishedNumber("earthreason", "test", "region", "box_gIoU", 69.29, _RR),
     PublishedNumber(
-        "earthreason", "test", "region", "Acc@0.5", 71.29, f"{_RZ}, after self-evolution"
+        "earthreason", "test", "region", "box_Acc@0.5", 65.05, f"{_RZ}, external verifier"
+    ),
+    PublishedNumber(
+        "earthreason", "test", "region", "box_Acc@0.5", 71.29, f"{_RZ}, after self-evolution"
     ),
     PublishedNumber(
         "earthreason",
         "test",
         "region",
-        "Acc@0.5",
+        "box_Acc@0.5",
         45.82,
         f"Qwen2.5-VL-7B zero-shot, reported by {_RZ}",
     ),
@@ -80,7 +84,7 @@ PUBLISHED: tuple[PublishedNumber, ...] = (
     PublishedNumber("earthreason", "test", "contour", "HD", 165.11, _RR),
     # Zero-shot transfer
     PublishedNumber(
-        "dior_rsvg", "test", "region", "Acc@0.5", 50.76, f"{_RR}, zero-shot{_SPLIT_NOTE}"
+        "dior_rsvg", "test", "region", "box_Acc@0.5", 50.76, f"{_RR}, zero-shot{_SPLIT_NOTE}"
     ),
     PublishedNumber("rrsisd", "test", "pixel", "cIoU", 54.29, f"{_RR}, zero-shot{_SPLIT_NOTE}"),
     PublishedNumber("rrsisd", "test", "pixel", "gIoU", 50.97, f"{_RR}, zero-shot{_SPLIT_NOTE}"),

@@ -55,7 +55,7 @@ __all__ = [
 TASKS: tuple[str, ...] = ("region", "pixel", "contour")
 #: Metrics shown live in the progress bar, per task.
 _RUNNING_KEYS = {
-    "region": ("Acc@0.5", "gIoU"),
+    "region": ("box_Acc@0.5", "box_gIoU"),
     "pixel": ("gIoU", "cIoU"),
     "contour": ("cIoU", "F1@1", "F1@3"),
 }

@@ -137,8 +137,8 @@ def _eye_entries(
 def verify_metrics(records: list[dict[str, Any]], options: ScoringOptions) -> dict[str, float]:
     """``metrics.json``'s numbers from the per-sample records (Hand and Eye)."""
     hand = summarize_records(records, "region", options)
-    out = summarize_eye(records, hand["Acc@0.5"])
-    out["hand_gIoU"] = hand["gIoU"]
+    out = summarize_eye(records, hand["box_Acc@0.5"])
+    out["hand_gIoU"] = hand["box_gIoU"]
     return out
 
 

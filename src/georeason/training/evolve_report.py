@@ -80,7 +80,7 @@ def area_hack_warning(manifests: Sequence[dict[str, Any]]) -> str | None:
     rise = areas[-1] / areas[0] - 1.0
     if rise <= AREA_RISE:
         return None
-    accs = [(m.get("eval") or {}).get("Acc@0.5") for m in manifests]
+    accs = [(m.get("eval") or {}).get("box_Acc@0.5") for m in manifests]
     if accs[0] is not None and accs[-1] is not None:
         gain = accs[-1] - accs[0]
         if gain >= FLAT_ACCURACY_POINTS:
@@ -199,7 +199,7 @@ def write_evolve_report(run_dir: str | Path, manifests: Sequence[dict[str, Any]]
             f"{_fmt(s.get('reward_last'))} ({_fmt(s.get('reward_mean'))}) | "
             f"{_fmt(s.get('verifier_confidence_mean'))} | {_fmt(s.get('box_area_ratio_first'))} → "
             f"{_fmt(s.get('box_area_ratio_last'))} ({_fmt(s.get('box_area_ratio_mean'))}) | "
-            f"{agree_txt} | {_fmt(ev.get('Acc@0.5'), 2)} | {_fmt(ev.get('gIoU'), 2)} |"
+            f"{agree_txt} | {_fmt(ev.get('box_Acc@0.5'), 2)} | {_fmt(ev.get('box_gIoU'), 2)} |"
         )
     lines += [""]
     warning = area_hack_warning(manifests)

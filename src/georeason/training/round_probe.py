@@ -118,7 +118,7 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
     Results go to ``ROUND/eval/`` (resumable like ``georeason eval``).
 
     Returns:
-        ``{"dataset", "n_samples", "Acc@0.5", "gIoU"}``.
+        ``{"dataset", "n_samples", "box_Acc@0.5", "box_gIoU"}``.
     """
     from georeason.eval.datasets import build_dataset
     from georeason.eval.runner import PolicyPredictor, evaluate
@@ -163,8 +163,8 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
     return {
         "dataset": settings.dataset,
         "n_samples": result.counts["samples"],
-        "Acc@0.5": result.metrics.get("Acc@0.5"),
-        "gIoU": result.metrics.get("gIoU"),
+        "box_Acc@0.5": result.metrics.get("box_Acc@0.5"),
+        "box_gIoU": result.metrics.get("box_gIoU"),
     }
 
 
