@@ -53,13 +53,13 @@ def test_earthreason_pairs_by_stem_and_derives_boxes():
     assert a.query == "Where would trucks load goods?"  # questions[0], as SegEarth-R1 evaluates
     assert a.questions == ("Where would trucks load goods?", "Which area serves logistics?")
     assert a.mask.shape == (48, 64) and a.mask.sum() == 10 * 20 + 4 * 4
-    assert a.bbox_xyxy.tolist() == [[5.0, 10.0, 44.0, 34.0]]  # M2B, whole mask
+    assert a.boxes_xyxy_px.tolist() == [[5.0, 10.0, 44.0, 34.0]]  # M2B, whole mask
     assert a.image_path.name == "er_a.jpg"
     b = ds[1]  # empty answer: no target
-    assert b.meta["no_target_answer"] and not b.has_target and b.bbox_xyxy.shape == (0, 4)
+    assert b.meta["no_target_answer"] and not b.has_target and b.boxes_xyxy_px.shape == (0, 4)
     assert ds[2].image_path.suffix == ".png"
     comps = D.EarthReason(DATA / "earthreason", "test", box_from_mask="components")[0]
-    assert comps.bbox_xyxy.tolist() == [[5.0, 10.0, 25.0, 20.0], [40.0, 30.0, 44.0, 34.0]]
+    assert comps.boxes_xyxy_px.tolist() == [[5.0, 10.0, 25.0, 20.0], [40.0, 30.0, 44.0, 34.0]]
 
 
 def test_earthreason_all_questions():
@@ -105,7 +105,7 @@ def test_dior_rsvg_split_indexes_objects_globally():
     assert test.ids == ["00001_0", "00003_0"]  # global object indices 0 and 3
     s = test[1]
     assert s.query == "a ship at the pier" and s.label == "ship"
-    assert s.bbox_xyxy.tolist() == [[10.0, 12.0, 20.0, 30.0]]
+    assert s.boxes_xyxy_px.tolist() == [[10.0, 12.0, 20.0, 30.0]]
     assert s.image_path.name == "00003.jpg" and s.mask is None
     assert D.DIORRSVG(DATA / "dior_rsvg", "train").ids == ["00001_1", "00003_1"]
 
@@ -120,7 +120,7 @@ def test_dior_rsvg_real_sample(tmp_path, records):
     s = D.DIORRSVG(root, "test")[0]
     ref = records["dior_00001_rsvg"]
     assert s.query == ref["query"]
-    assert s.bbox_xyxy.tolist() == [[float(v) for v in ref["gt_boxes"][0]]]
+    assert s.boxes_xyxy_px.tolist() == [[float(v) for v in ref["gt_boxes"][0]]]
     assert s.image_path.is_file()
 
 
@@ -149,11 +149,11 @@ def test_rrsisd_polygon_and_rle_masks():
     a, b = ds[0], ds[1]
     assert a.query == "The small square vehicle"
     assert a.mask.shape == (40, 50) and a.mask.sum() == 100
-    assert a.bbox_xyxy.tolist() == [[5.0, 5.0, 15.0, 15.0]]
+    assert a.boxes_xyxy_px.tolist() == [[5.0, 5.0, 15.0, 15.0]]
     expected = np.zeros((40, 50), bool)
     expected[20:30, 30:45] = True
     assert np.array_equal(b.mask, expected)
-    assert b.bbox_xyxy.tolist() == [[30.0, 20.0, 45.0, 30.0]]
+    assert b.boxes_xyxy_px.tolist() == [[30.0, 20.0, 45.0, 30.0]]
     every = D.RRSISD(DATA / "rrsisd", "test", sentence_index=None)
     assert every.ids == ["10#0", "10#1", "11#0"]
     assert D.RRSISD(DATA / "rrsisd", "val").ids == ["12"]
@@ -178,11 +178,11 @@ def test_geozero_grounding_records():
     ds = D.GeoZeroEval(DATA / "geozero", "test")
     assert ds.ids == ["g1", "g2"] and ds.n_skipped == 1
     assert ds[0].query == "Locate the storage tank."
-    assert ds[0].bbox_xyxy.tolist() == [[4.0, 6.0, 20.0, 30.0]]
-    assert ds[1].bbox_xyxy.tolist() == [[1.0, 2.0, 3.0, 4.0], [10.0, 10.0, 20.0, 20.0]]
+    assert ds[0].boxes_xyxy_px.tolist() == [[4.0, 6.0, 20.0, 30.0]]
+    assert ds[1].boxes_xyxy_px.tolist() == [[1.0, 2.0, 3.0, 4.0], [10.0, 10.0, 20.0, 20.0]]
     norm = D.GeoZeroEval(DATA / "geozero" / "test.json", box_frame="norm1000")
     # 0..1000 -> pixels of the 64x48 image.
-    assert norm[0].bbox_xyxy[0].tolist() == pytest.approx([4 * 0.064, 6 * 0.048, 1.28, 1.44])
+    assert norm[0].boxes_xyxy_px[0].tolist() == pytest.approx([4 * 0.064, 6 * 0.048, 1.28, 1.44])
 
 
 def test_geozero_errors(tmp_path):
@@ -199,11 +199,11 @@ def test_geozero_errors(tmp_path):
 def test_dota_fake():
     ds = D.DOTA(DATA / "dota", "val")
     assert ds.ids == ["P0001_plane", "P0001_small-vehicle"]
-    assert ds[0].bbox_xyxy.tolist() == [[1.0, 1.0, 11.0, 9.0], [40.0, 30.0, 60.0, 45.0]]
-    assert ds[1].bbox_xyxy.tolist() == [[20.0, 8.0, 30.0, 20.0]]  # hull of the oriented box
+    assert ds[0].boxes_xyxy_px.tolist() == [[1.0, 1.0, 11.0, 9.0], [40.0, 30.0, 60.0, 45.0]]
+    assert ds[1].boxes_xyxy_px.tolist() == [[20.0, 8.0, 30.0, 20.0]]  # hull of the oriented box
     assert ds[1].query == "Find every small vehicle in this image."
     no_diff = D.DOTA(DATA / "dota", "val", include_difficult=False)
-    assert no_diff[0].bbox_xyxy.tolist() == [[1.0, 1.0, 11.0, 9.0]]
+    assert no_diff[0].boxes_xyxy_px.tolist() == [[1.0, 1.0, 11.0, 9.0]]
 
 
 def test_dota_real_sample(tmp_path, records):
@@ -214,7 +214,7 @@ def test_dota_real_sample(tmp_path, records):
     shutil.copy(SAMPLES_DIR / "annotations/dota_P1888.txt", base / "labelTxt/P1888.txt")
     ds = D.DOTA(tmp_path / "dota", "val", classes=["large-vehicle"])
     assert ds.ids == ["P1888_large-vehicle"]
-    ours = sorted(map(tuple, ds[0].bbox_xyxy.tolist()))
+    ours = sorted(map(tuple, ds[0].boxes_xyxy_px.tolist()))
     assert ours == sorted(map(tuple, records["dota_P1888_buses"]["gt_boxes"]))
     (base / "labelTxt/P1888.txt").write_text("1 2 3 plane\n")
     with pytest.raises(D.CorruptDataError, match="P1888.txt:1"):
@@ -226,8 +226,8 @@ def test_isaid_fake():
     assert ds.ids == ["P0007_large_vehicle", "P0007_small_vehicle"]
     lv = ds[0]
     assert lv.mask.sum() == 2 * 4 * 10
-    assert lv.bbox_xyxy.tolist() == [[2.0, 2.0, 12.0, 6.0], [2.0, 10.0, 12.0, 14.0]]
-    assert ds[1].bbox_xyxy.tolist() == [[30.0, 20.0, 34.0, 23.0]]
+    assert lv.boxes_xyxy_px.tolist() == [[2.0, 2.0, 12.0, 6.0], [2.0, 10.0, 12.0, 14.0]]
+    assert ds[1].boxes_xyxy_px.tolist() == [[30.0, 20.0, 34.0, 23.0]]
 
 
 def test_isaid_real_sample(tmp_path, records):
@@ -245,7 +245,7 @@ def test_isaid_real_sample(tmp_path, records):
     for s, rid in zip(ds, ["isaid_P0004_trailers", "isaid_P0004_cars"], strict=True):
         ref = records[rid]
         assert np.array_equal(s.mask, D.read_mask(SAMPLES_DIR / ref["gt_mask"]))
-        assert sorted(map(tuple, s.bbox_xyxy.tolist())) == sorted(
+        assert sorted(map(tuple, s.boxes_xyxy_px.tolist())) == sorted(
             tuple(float(v) for v in b) for b in ref["gt_boxes"]
         )
 
@@ -256,14 +256,14 @@ def test_isaid_real_sample(tmp_path, records):
 def test_jsonl_fake_and_real(records):
     fake = D.JSONLQueries(DATA / "jsonl")
     assert fake.ids == ["q1", "q2"] and fake.has_masks
-    assert fake[0].bbox_xyxy.tolist() == [[2.0, 3.0, 10.0, 12.0]] and fake[0].label == "roof"
+    assert fake[0].boxes_xyxy_px.tolist() == [[2.0, 3.0, 10.0, 12.0]] and fake[0].label == "roof"
     assert not fake[1].has_target
     real = D.build_dataset("jsonl", SAMPLES_DIR)
     assert real.ids == list(records) and not real.has_masks
     masked = real.with_masks_only()
     assert masked.ids == ["isaid_P0004_trailers", "isaid_P0004_cars", "spacenet_atlanta_buildings"]
     s = masked[2]
-    assert s.mask.shape == (900, 900) and s.bbox_xyxy.shape == (43, 4)
+    assert s.mask.shape == (900, 900) and s.boxes_xyxy_px.shape == (43, 4)
     assert s.image_path.is_file()
 
 

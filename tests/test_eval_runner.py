@@ -126,7 +126,7 @@ def test_predictions_mode_pixel_and_contour_match_direct_computation(tmp_path):
     inter, union, ious = [], [], []
     for s in ds.with_masks_only():
         h, w = s.mask.shape
-        pm = union_of_masks(boxes_to_masks(s.bbox_xyxy, h, w), h, w)
+        pm = union_of_masks(boxes_to_masks(s.boxes_xyxy_px, h, w), h, w)
         i, u = int((pm & s.mask).sum()), int((pm | s.mask).sum())
         inter.append(i)
         union.append(u)
@@ -210,7 +210,7 @@ class _CountingPredictor:
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt
         self.calls.extend(s.id for s in samples)
-        return [R.Prediction(s.bbox_xyxy, mask=s.mask) for s in samples]
+        return [R.Prediction(s.boxes_xyxy_px, mask=s.mask) for s in samples]
 
 
 def test_interrupt_and_resume(tmp_path):

@@ -393,7 +393,7 @@ def test_writer_round_trips_through_rs_samples_loaders(tmp_path):
     assert [s.id for s in samples] == [r["id"] for r in recs]
     for s, r in zip(samples, recs, strict=True):
         assert s.query == r["query"]
-        assert s.bbox_xyxy.tolist() == r["boxes_xyxy_px"]
+        assert s.boxes_xyxy_px.tolist() == r["boxes_xyxy_px"]
         assert s.label == r["target_category"]
         assert np.array_equal(
             np.asarray(Image.open(s.image_path).convert("RGB")), np.asarray(r["image"])

@@ -274,7 +274,7 @@ def _predictions(tmp_path, samples_dir):
     path = tmp_path / "pred.jsonl"
     lines = []
     for s in ds:  # the first target exactly: Acc@0.5 is 1 only for one-target samples
-        lines.append(json.dumps({"id": s.id, "boxes_xyxy_px": s.bbox_xyxy[:1].tolist()}))
+        lines.append(json.dumps({"id": s.id, "boxes_xyxy_px": s.boxes_xyxy_px[:1].tolist()}))
     path.write_text("\n".join(lines) + "\n")
     return ds, PredictionsFile(path, need_masks=False)
 
@@ -287,13 +287,13 @@ def test_evaluate_verify_exact_metrics_and_resume(tmp_path, samples_dir, descend
     res = evaluate_verify(
         ds, pred, lambda: verifier, out, {"model": "rank"}, batch_size=1, progress=False
     )
-    n_targets = [min(8, len(s.bbox_xyxy)) for s in ds]
+    n_targets = [min(8, len(s.boxes_xyxy_px)) for s in ds]
     chance = np.mean([t / (t + 4) for t in n_targets]) * 100
     m = res.metrics
     assert m["eye_select_acc"] == (100.0 if descending else 0.0)
     assert m["eye_pair_acc"] == (100.0 if descending else 0.0)
     assert m["eye_select_chance"] == pytest.approx(chance)
-    hand = 100 * np.mean([len(s.bbox_xyxy) == 1 for s in ds])  # matched mean IoU 1/T
+    hand = 100 * np.mean([len(s.boxes_xyxy_px) == 1 for s in ds])  # matched mean IoU 1/T
     assert m["hand_acc50"] == pytest.approx(hand)
     assert m["asymmetry"] == pytest.approx(m["eye_select_acc"] - hand)
     confs = [x for r in res.records for x in r["eye"]["scores"]]

@@ -257,7 +257,7 @@ def _worst_section(result: Any, dataset: Any, task: str, worst_k: int, out: Path
             continue
         pm = decode_rle(rec["pred_mask"]) if "pred_mask" in rec else None
         img = render_case(
-            rgb, sample.bbox_xyxy, np.asarray(rec["pred_boxes_xyxy_px"]), sample.mask, pm
+            rgb, sample.boxes_xyxy_px, np.asarray(rec["pred_boxes_xyxy_px"]), sample.mask, pm
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in rec["id"])
         name = f"overlays/{safe}.png"

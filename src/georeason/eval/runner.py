@@ -128,9 +128,9 @@ def score_sample(
         "status": pred.status,
         "parsed": bool(pred.parsed),
         "n_pred_boxes": int(len(pred.boxes_xyxy_px)),
-        "n_gt_boxes": int(len(sample.bbox_xyxy)),
+        "n_gt_boxes": int(len(sample.boxes_xyxy_px)),
         "box_iou": M.box_sample_iou(
-            pred.boxes_xyxy_px, sample.bbox_xyxy, pred.parsed, options.box_mode, empty_iou
+            pred.boxes_xyxy_px, sample.boxes_xyxy_px, pred.parsed, options.box_mode, empty_iou
         ),
         "pred_boxes_xyxy_px": [[round(float(v), 2) for v in b] for b in pred.boxes_xyxy_px],
     }

@@ -78,7 +78,7 @@ class VerifyOptions:
 def _others_by_image(samples: list[EvalSample]) -> dict[str, list[tuple[str, np.ndarray]]]:
     index: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
     for s in samples:
-        index[str(Path(s.image_path).resolve())].append((s.id, np.asarray(s.bbox_xyxy, float)))
+        index[str(Path(s.image_path).resolve())].append((s.id, np.asarray(s.boxes_xyxy_px, float)))
     return index
 
 
@@ -99,7 +99,7 @@ def _eye_entries(
         others = [b for sid, b in index[str(Path(sample.image_path).resolve())] if sid != sample.id]
         c = candidate_boxes(
             sample.id,
-            sample.bbox_xyxy,
+            sample.boxes_xyxy_px,
             np.vstack(others) if others else np.zeros((0, 4)),
             image.size[0],
             image.size[1],

@@ -2,7 +2,7 @@
 
 Every loader yields :class:`EvalSample` objects with the same meaning everywhere:
 
-* ``bbox_xyxy``: ``(N, 4)`` float64 ground-truth boxes ``[x1, y1, x2, y2]`` in original-image
+* ``boxes_xyxy_px``: ``(N, 4)`` float64 ground-truth boxes ``[x1, y1, x2, y2]`` in original-image
   pixels (x right, y down, pixel-corner convention; see :mod:`georeason.geometry`); ``(0, 4)``
   when the image has no target.
 * ``mask``: ``(H, W)`` bool ground-truth mask of all target pixels, or None when the benchmark

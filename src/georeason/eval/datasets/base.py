@@ -38,7 +38,7 @@ class EvalSample:
         id: unique within the split (used to pair predictions and to resume).
         image_path: the image file (read it with :func:`georeason.io.read_image`).
         query: the text given to the model.
-        bbox_xyxy: ``(N, 4)`` float64, original-image pixels; ``(0, 4)`` for no target.
+        boxes_xyxy_px: ``(N, 4)`` float64, original-image pixels; ``(0, 4)`` for no target.
         mask: ``(H, W)`` bool, or None when the benchmark has no masks.
         questions: every question of the sample (EarthReason has several per image).
         label: class name when the benchmark has one, else None.
@@ -48,7 +48,7 @@ class EvalSample:
     id: str
     image_path: Path
     query: str
-    bbox_xyxy: np.ndarray
+    boxes_xyxy_px: np.ndarray
     mask: np.ndarray | None = None
     questions: tuple[str, ...] = ()
     label: str | None = None
@@ -59,7 +59,7 @@ class EvalSample:
         """True when the ground truth has at least one box or mask pixel."""
         if self.mask is not None:
             return bool(self.mask.any())
-        return len(self.bbox_xyxy) > 0
+        return len(self.boxes_xyxy_px) > 0
 
 
 def read_mask(path: str | Path) -> np.ndarray:

@@ -73,7 +73,7 @@ class DIORRSVG(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=r["query"],
-            bbox_xyxy=as_boxes_xyxy([r["box"]]),
+            boxes_xyxy_px=as_boxes_xyxy([r["box"]]),
             questions=(r["query"],),
             label=r["label"],
             meta={"global_index": r["global_index"]},

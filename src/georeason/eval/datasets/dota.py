@@ -104,7 +104,7 @@ class DOTA(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=query,
-            bbox_xyxy=as_boxes_xyxy(r["boxes"]),
+            boxes_xyxy_px=as_boxes_xyxy(r["boxes"]),
             questions=(query,),
             label=r["name"],
         )

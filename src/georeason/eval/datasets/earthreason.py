@@ -119,7 +119,7 @@ class EarthReason(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=r["query"],
-            bbox_xyxy=boxes_from_mask(mask, self.box_from_mask),
+            boxes_xyxy_px=boxes_from_mask(mask, self.box_from_mask),
             mask=mask,
             questions=r["questions"],
             meta={

@@ -99,7 +99,7 @@ class GeoZeroEval(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=r["query"],
-            bbox_xyxy=boxes,
+            boxes_xyxy_px=boxes,
             questions=(r["query"],),
             meta={"answer": r["answer"]},
         )

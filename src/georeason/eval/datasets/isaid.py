@@ -120,7 +120,7 @@ class ISAID(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=query,
-            bbox_xyxy=as_boxes_xyxy(boxes),
+            boxes_xyxy_px=as_boxes_xyxy(boxes),
             mask=mask,
             questions=(query,),
             label=r["name"],

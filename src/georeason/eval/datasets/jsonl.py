@@ -74,7 +74,7 @@ class JSONLQueries(EvalDataset):
             id=str(r["id"]),
             image_path=base / r["image"],
             query=r["query"],
-            bbox_xyxy=as_boxes_xyxy(r["gt_boxes"]),
+            boxes_xyxy_px=as_boxes_xyxy(r["gt_boxes"]),
             mask=mask,
             questions=(r["query"],),
             label=r.get("target_class"),

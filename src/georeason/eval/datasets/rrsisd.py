@@ -121,7 +121,7 @@ class RRSISD(EvalDataset):
             id=r["id"],
             image_path=r["image"],
             query=r["query"],
-            bbox_xyxy=as_boxes_xyxy([[x, y, x + bw, y + bh]]),
+            boxes_xyxy_px=as_boxes_xyxy([[x, y, x + bw, y + bh]]),
             mask=mask,
             questions=r["sentences"],
             meta={"ann_id": r["ann"].get("id")},
