@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,242 +34,29 @@ from typing import Any
 import numpy as np
 
 from georeason.errors import UserInputError
-from georeason.geometry import box_area, box_iou_matrix
-from georeason.io import (
-    ImageReadError,
-    apply_stretch,
-    rgb_band_indices,
-    select_rgb,
-    stretch_limits,
+from georeason.scene_reader import GDAL_CACHE_MB, SceneReader
+from georeason.tiling import (
+    DEFAULT_TILE_OVERLAP_PX,
+    default_tile_size,
+    merge_boxes,
+    tile_windows,
 )
 
-DEFAULT_TILE_OVERLAP_PX = 128
-#: largest side of the decimated read that sets the scene-wide stretch and the overview image
-OVERVIEW_MAX_SIDE_PX = 2048
-MERGE_IOU = 0.5
-MERGE_CONTAINMENT = 0.8
+__all__ = [
+    "DEFAULT_TILE_OVERLAP_PX",
+    "SceneReader",
+    "SceneResult",
+    "default_tile_size",
+    "locate_scene",
+    "merge_boxes",
+    "segment_scene",
+    "segment_window",
+    "tile_windows",
+    "write_scene_outputs",
+]
+
 SEGMENT_MARGIN = 0.25
 SEGMENT_MIN_MARGIN_PX = 16
-#: GDAL block cache while reading a scene (MB; ours: keeps the resident memory bounded)
-GDAL_CACHE_MB = 256
-
-
-def default_tile_size(max_pixels: int, factor: int = 28) -> int:
-    """The tile side (px) that the model sees at full resolution: the largest multiple of
-    ``factor`` whose square fits ``max_pixels``.
-
-    >>> default_tile_size(802_816)
-    896
-    """
-    return max(factor, int(math.isqrt(int(max_pixels)) // factor) * factor)
-
-
-def tile_windows(
-    width: int, height: int, tile_size: int, overlap: int
-) -> list[tuple[int, int, int, int]]:
-    """Overlapping windows ``(col_off, row_off, width, height)`` covering a scene.
-
-    Tiles advance by ``tile_size - overlap``; the last tile of a row or column is moved back to
-    end at the scene's edge (so every tile is full size when the scene is at least one tile
-    wide, and neighbours overlap by at least ``overlap``). Order: row by row, top-left first.
-
-    Raises:
-        UserInputError: ``tile_size < 32`` or ``overlap`` not in ``[0, tile_size / 2]``.
-
-    >>> tile_windows(2000, 1000, 1024, 128)  # 976 alone would overlap the first by 48 px only
-    [(0, 0, 1024, 1000), (896, 0, 1024, 1000), (976, 0, 1024, 1000)]
-    """
-    if tile_size < 32:
-        raise UserInputError(f"--tile-size must be at least 32 px, got {tile_size}")
-    if not 0 <= overlap <= tile_size // 2:
-        raise UserInputError(
-            f"--tile-overlap must be in 0..{tile_size // 2} (half the tile), got {overlap}"
-        )
-
-    def starts(length: int) -> list[int]:
-        if length <= tile_size:
-            return [0]
-        stride = tile_size - overlap
-        out = list(range(0, length - tile_size, stride))
-        out.append(length - tile_size)
-        return out
-
-    return [
-        (c, r, min(tile_size, width), min(tile_size, height))
-        for r in starts(height)
-        for c in starts(width)
-    ]
-
-
-def merge_boxes(
-    boxes_xyxy_px: np.ndarray,
-    iou_threshold: float = MERGE_IOU,
-    containment_threshold: float = MERGE_CONTAINMENT,
-) -> tuple[np.ndarray, list[list[int]]]:
-    """Fuse the duplicates that overlapping tiles produce.
-
-    Two boxes are the same target when their IoU is at least ``iou_threshold`` or the smaller
-    lies at least ``containment_threshold`` inside the larger (intersection over the smaller
-    area: a piece of the target cut by a tile border). Connected groups are fused into their
-    enclosing box. Policies give no scores, so there is nothing to rank by: fusion, not NMS.
-
-    Args:
-        boxes_xyxy_px: ``(N, 4)`` boxes in scene pixels.
-
-    Returns:
-        ``(M, 4)`` fused boxes (ordered by their first member) and, for each, the indices of
-        the input boxes it fuses.
-
-    >>> b = np.array([[0, 0, 100, 100], [90, 0, 100, 100], [300, 300, 310, 310]], float)
-    >>> fused, groups = merge_boxes(b)
-    >>> fused.tolist(), groups
-    ([[0.0, 0.0, 100.0, 100.0], [300.0, 300.0, 310.0, 310.0]], [[0, 1], [2]])
-    """
-    boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
-    n = len(boxes)
-    if n == 0:
-        return boxes, []
-    iou = box_iou_matrix(boxes, boxes)
-    area = box_area(boxes)
-    inter = iou * (area[:, None] + area[None, :]) / (1.0 + iou)  # |A∩B| from IoU
-    smaller = np.minimum(area[:, None], area[None, :])
-    contained = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
-    same = (iou >= iou_threshold) | (contained >= containment_threshold)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(same, k=1)), strict=True):
-        parent[find(int(j))] = find(int(i))
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    members = sorted(groups.values(), key=lambda g: g[0])
-    fused = np.array(
-        [
-            [
-                boxes[g, 0].min(),
-                boxes[g, 1].min(),
-                boxes[g, 2].max(),
-                boxes[g, 3].max(),
-            ]
-            for g in members
-        ]
-    )
-    return fused, members
-
-
-@dataclass
-class SceneReader:
-    """Windowed RGB reads of one raster with a scene-wide stretch.
-
-    Build with :meth:`open`. Attributes: ``width``, ``height`` (px), ``count`` (bands),
-    ``transform``, ``crs`` (None when not georeferenced), ``bands`` (1-based, as RGB),
-    ``limits`` (per-band stretch, None for uint8 data).
-    """
-
-    path: str
-    width: int
-    height: int
-    count: int
-    dtype: str
-    transform: Any
-    crs: str | None
-    nodata: float | None
-    bands: tuple[int, int, int]
-    limits: list[tuple[float, float] | None] | None = None
-    _overview: np.ndarray | None = field(default=None, repr=False)
-
-    @classmethod
-    def open(cls, path: str | Path, bands: tuple[int, ...] | None = None) -> SceneReader:
-        """Open a raster (GeoTIFF, or any format GDAL reads) and set its stretch.
-
-        Raises:
-            ImageReadError: missing or unreadable file, or bands it does not have.
-        """
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-        from georeason.io import crs_string
-
-        p = Path(path)
-        if not p.is_file():
-            raise ImageReadError(f"{p}: no such file")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(p) as ds:
-                    georef = ds.crs is not None and not ds.transform.is_identity
-                    reader = cls(
-                        str(p),
-                        ds.width,
-                        ds.height,
-                        ds.count,
-                        ds.dtypes[0],
-                        ds.transform if georef else None,
-                        crs_string(ds.crs) if georef else None,
-                        ds.nodata,
-                        rgb_band_indices(ds.count, bands),
-                    )
-        except RasterioIOError as exc:
-            raise ImageReadError(
-                f"{p}: not a readable raster ({str(exc).splitlines()[0]})"
-            ) from exc
-        overview = reader._read_overview_stack()
-        if reader.dtype != "uint8":
-            reader.limits = stretch_limits(overview, reader.nodata)
-        reader._overview = reader._to_rgb(overview)
-        return reader
-
-    @property
-    def georeferenced(self) -> bool:
-        return self.transform is not None and self.crs is not None
-
-    def _env(self):  # -> rasterio.Env
-        import rasterio
-
-        return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
-
-    def _read_overview_stack(self) -> np.ndarray:
-        import rasterio
-
-        scale = max(self.width, self.height) / OVERVIEW_MAX_SIDE_PX
-        h, w = self.height, self.width
-        if scale > 1:
-            h, w = max(1, round(self.height / scale)), max(1, round(self.width / scale))
-        with self._env(), rasterio.open(self.path) as ds:
-            # GDAL uses the file's overviews when it has some; nearest keeps data values
-            return ds.read(indexes=sorted(set(self.bands)), out_shape=(len(set(self.bands)), h, w))
-
-    def _to_rgb(self, stack: np.ndarray) -> np.ndarray:
-        order = sorted(set(self.bands))
-        if self.limits is not None:
-            stack = apply_stretch(stack, self.limits, self.nodata)
-        elif stack.dtype != np.uint8:
-            stack = np.clip(stack, 0, 255).astype(np.uint8)
-        picked = tuple(order.index(b) + 1 for b in self.bands)
-        return np.ascontiguousarray(select_rgb(stack, picked))
-
-    def overview_rgb(self) -> tuple[np.ndarray, float]:
-        """The whole scene decimated to at most :data:`OVERVIEW_MAX_SIDE_PX` per side:
-        ``(rgb (h, w, 3) uint8, scale)`` where scene px = overview px x ``scale``."""
-        rgb = self._overview
-        return rgb, self.width / rgb.shape[1]
-
-    def read_rgb(self, window: tuple[int, int, int, int]) -> np.ndarray:
-        """``(h, w, 3)`` uint8 of a window ``(col_off, row_off, width, height)`` in scene px,
-        with the scene-wide stretch."""
-        import rasterio
-        from rasterio.windows import Window
-
-        col, row, w, h = window
-        with self._env(), rasterio.open(self.path) as ds:
-            stack = ds.read(indexes=sorted(set(self.bands)), window=Window(col, row, w, h))
-        return self._to_rgb(stack)
 
 
 @dataclass
