@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 
 #: longest side of the overlay image embedded in the map (ours: keeps the page light)
@@ -34,12 +33,12 @@ def _self_contained(m: object) -> None:
 def _png_data_url(path: Path, max_side: int = MAP_OVERLAY_MAX_SIDE_PX) -> str:
     from PIL import Image
 
+    from georeason.serving.verifier_client import encode_image_data_url
+
     with Image.open(path) as im:
         im = im.convert("RGB")
         im.thumbnail((max_side, max_side))
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        return encode_image_data_url(im, "PNG")
 
 
 def web_map_html(
