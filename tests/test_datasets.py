@@ -230,6 +230,46 @@ def test_isaid_fake():
     assert ds[1].boxes_xyxy_px.tolist() == [[30.0, 20.0, 34.0, 23.0]]
 
 
+def _isaid_coco(categories, annotations, images=({"id": 7, "file_name": "P0007.png"},)):
+    return {"images": list(images), "annotations": annotations, "categories": categories}
+
+
+def test_isaid_annotation_file_lists_classes_without_decoding(tmp_path, monkeypatch):
+    root = tmp_path / "isaid"
+    shutil.copytree(DATA / "isaid", root)
+    decoded = [s.mask.copy() for s in D.ISAID(root, "val")]  # reference: the decode pass
+    cats = [{"id": 2, "name": "Large_Vehicle"}, {"id": 3, "name": "Small_Vehicle"}]
+    anns = [{"image_id": 7, "category_id": 3}, {"image_id": 7, "category_id": 2}]
+    ann_dir = root / "val" / "Annotations"
+    ann_dir.mkdir()
+    (ann_dir / "iSAID_val.json").write_text(json.dumps(_isaid_coco(cats, anns)))
+    import georeason.eval.datasets.isaid as isaid_mod
+
+    def no_decode(path):
+        raise AssertionError(f"decoded {path} at construction")
+
+    monkeypatch.setattr(isaid_mod, "read_rgb_label", no_decode)
+    ds = D.ISAID(root, "val")
+    assert ds.ids == ["P0007_large_vehicle", "P0007_small_vehicle"]
+    monkeypatch.undo()
+    assert all(np.array_equal(s.mask, m) for s, m in zip(ds, decoded, strict=True))
+    only_small = root / "small.json"
+    only_small.write_text(json.dumps(_isaid_coco(cats, anns[:1])))
+    assert D.ISAID(root, "val", annotations=only_small).ids == ["P0007_small_vehicle"]
+    with pytest.raises(D.DatasetNotFoundError, match="missing.json"):
+        D.ISAID(root, "val", annotations=root / "missing.json")
+    bad = root / "bad.json"
+    bad.write_text(json.dumps(_isaid_coco([{"id": 2, "name": "tank_farm"}], anns[1:])))
+    with pytest.raises(D.CorruptDataError, match="tank_farm"):
+        D.ISAID(root, "val", annotations=bad)
+    bad.write_text(json.dumps(_isaid_coco(cats, [{"image_id": 9, "category_id": 2}])))
+    with pytest.raises(D.CorruptDataError, match="image 9"):
+        D.ISAID(root, "val", annotations=bad)
+    bad.write_text(json.dumps({"images": []}))
+    with pytest.raises(D.CorruptDataError, match="COCO-style"):
+        D.ISAID(root, "val", annotations=bad)
+
+
 def test_isaid_real_sample(tmp_path, records):
     base = tmp_path / "isaid" / "val"
     (base / "images").mkdir(parents=True)

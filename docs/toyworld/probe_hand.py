@@ -1,8 +1,8 @@
 """Hand/Eye probe of the redesigned toy (2026-12-01; not part of ``georeason-toyworld run``).
 
 Pretrains a fresh toy policy (:class:`~georeason_toyworld.pretrain.ToyModelSize` defaults,
-seed 0) with the real :func:`georeason_toyworld.pretrain.pretrain` on NREC pretrain scenes of
-seed 0, then measures, on 100 eval scenes of seed 0 each, the Hand (greedy) on plain expressions
+seed ``--seed``, default 0) with the real :func:`georeason_toyworld.pretrain.pretrain` on NREC pretrain scenes of
+that seed, then measures, on 100 eval scenes of that seed each, the Hand (greedy) on plain expressions
 and on implicit queries (train wordings), and the Eye's selection accuracy on implicit queries
 (train wordings). One CPU thread. Example (numbers in ``README.md``)::
 
@@ -36,19 +36,20 @@ ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
 ap.add_argument("--layout", default="grid", choices=["grid", "free"])
 ap.add_argument("--neval", type=int, default=100)
+ap.add_argument("--seed", type=int, default=0, help="split and model seed")
 ap.add_argument("--hidden", type=int, default=ToyModelSize.hidden, help="language model width")
 ap.add_argument("--layers", type=int, default=ToyModelSize.layers, help="language model depth")
 a = ap.parse_args()
 torch.set_num_threads(1)
 t0 = time.time()
 kw = {"size_px": a.size, "layout": a.layout, "grid_cells": a.grid}
-pre = build_split("pretrain", a.nrec, 0, **kw)
-plain = build_split("eval", a.neval, 0, kind="plain", wordings="train", **kw)
-implicit = build_split("eval", a.neval, 0, kind="implicit", wordings="train", **kw)
+pre = build_split("pretrain", a.nrec, a.seed, **kw)
+plain = build_split("eval", a.neval, a.seed, kind="plain", wordings="train", **kw)
+implicit = build_split("eval", a.neval, a.seed, kind="implicit", wordings="train", **kw)
 d = f"/tmp/probe_hand_{a.name}"
-make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=0)
+make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=a.seed)
 cfg = PretrainConfig(
-    steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=0
+    steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=a.seed
 )
 cfg.ground_batch, cfg.detect_batch, cfg.think_cells = a.ground, a.detect, a.think_cells
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
