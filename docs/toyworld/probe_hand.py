@@ -1,9 +1,10 @@
 """Hand/Eye probe of the redesigned toy (2026-12-01; not part of ``georeason-toyworld run``).
 
 Pretrains a fresh toy policy (:class:`~georeason_toyworld.pretrain.ToyModelSize` defaults,
-seed ``--seed``, default 0) with the real :func:`georeason_toyworld.pretrain.pretrain` on NREC pretrain scenes of
-that seed, then measures, on 100 eval scenes of that seed each, the Hand (greedy) on plain expressions
-and on implicit queries (train wordings), and the Eye's selection accuracy on implicit queries
+seed ``--seed``, default 0) with the real :func:`georeason_toyworld.pretrain.pretrain` on NREC
+pretrain scenes of that seed, then measures, on 100 eval scenes of that seed each, the Hand
+(greedy) on plain expressions and on implicit queries (train wordings), and the Eye's selection
+accuracy on implicit queries
 (train wordings). One CPU thread. Example (numbers in ``README.md``)::
 
     OMP_NUM_THREADS=1 python docs/toyworld/probe_hand.py --name G1 --layout grid --size 128
@@ -31,6 +32,7 @@ ap.add_argument("--cap", type=int, default=8)
 ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
 ap.add_argument("--detect", type=int, default=0, help="scene-listing examples per step")
 ap.add_argument("--think-cells", type=int, default=0, help="name the grid cell in the think")
+ap.add_argument("--coord-digits", type=int, default=0, help="zero-pad coordinates to N digits")
 ap.add_argument("--grid", type=int, default=4, help="grid cells per side")
 ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
@@ -52,6 +54,7 @@ cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=a.seed
 )
 cfg.ground_batch, cfg.detect_batch, cfg.think_cells = a.ground, a.detect, a.think_cells
+cfg.coord_digits = a.coord_digits
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
 out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
 for name, recs in (("plain", plain), ("implicit_train", implicit)):

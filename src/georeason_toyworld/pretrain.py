@@ -282,7 +282,12 @@ def cell_phrase(box_xyxy_px: Sequence[float], image_side_px: float, cells: int) 
     return f"in row {row + 1}, column {col + 1}"
 
 
-def hand_target(category: str, box_model_frame: Sequence[float], where: str | None = None) -> str:
+def hand_target(
+    category: str,
+    box_model_frame: Sequence[float],
+    where: str | None = None,
+    coord_digits: int = 0,
+) -> str:
     """SFT target of a Hand example: ``<think>a pool</think><answer>[[x1,y1,x2,y2]]</answer>``.
 
     Args:
@@ -290,10 +295,22 @@ def hand_target(category: str, box_model_frame: Sequence[float], where: str | No
             Qwen2.5-VL), rounded to integers here.
         where: an optional location phrase appended to the reasoning
             (:func:`cell_phrase`, e.g. ``"in row 2, column 3"``).
+        coord_digits: 0 (the models' own format: ``72``) or ``d``: every coordinate
+            zero-padded to ``d`` digits and clipped to ``10**d - 1`` (``072``), so that the
+            k-th digit token always has the same place value (ours; the parser reads both).
+
+    Examples:
+        >>> hand_target("pool", [72.4, 4, 927, 1000], coord_digits=3)
+        '<think>a swimming pool</think><answer>[[072,004,927,999]]</answer>'
     """
-    x1, y1, x2, y2 = (int(round(float(v))) for v in box_model_frame)
+    coords = [int(round(float(v))) for v in box_model_frame]
+    if coord_digits:
+        top = 10**coord_digits - 1
+        text = ",".join(f"{min(max(c, 0), top):0{coord_digits}d}" for c in coords)
+    else:
+        text = ",".join(str(c) for c in coords)
     think = think_text(category) + (f" {where}" if where else "")
-    return f"<think>{think}</think><answer>[[{x1},{y1},{x2},{y2}]]</answer>"
+    return f"<think>{think}</think><answer>[[{text}]]</answer>"
 
 
 def detect_target(objects: Sequence[dict[str, Any]], frame: str, image_hw: tuple[int, int]) -> str:
@@ -324,17 +341,18 @@ def hand_example(
     box_xyxy_px: Sequence[float],
     frame: str,
     think_cells: int = 0,
+    coord_digits: int = 0,
 ) -> tuple[list[dict[str, Any]], str, Any]:
     """One Hand example ``(chat messages, target text, image)``: the toy policy prompt with
     ``query``, the answer :func:`hand_target` with the box (original pixels) in the model frame
-    and, with ``think_cells``, the cell phrase in the reasoning."""
+    (``coord_digits`` as there) and, with ``think_cells``, the cell phrase in the reasoning."""
     from georeason.geometry import boxes_to_model_frame
 
     w, h = image.size
     box = boxes_to_model_frame(np.asarray([box_xyxy_px], float), frame, (h, w), (h, w))[0]
     where = cell_phrase(box_xyxy_px, w, think_cells) if think_cells else None
     messages = policy_messages(query, frame, TOY_POLICY_TEMPLATE)
-    return messages, hand_target(category, box, where), image
+    return messages, hand_target(category, box, where, coord_digits), image
 
 
 def _jitter(box: Sequence[float], rng: np.random.Generator, scale: float, size: int) -> list[float]:
@@ -464,6 +482,8 @@ class PretrainConfig:
             ``n``: the Hand's reasoning also names the ``n x n`` grid cell of the target
             (:func:`cell_phrase`), a one-token-per-decision location step before the digits
             of the box (ours).
+        coord_digits: 0 (default: coordinates as the models write them) or ``d``: the
+            Hand's coordinates zero-padded to ``d`` digits (:func:`hand_target`; ours).
         eye_input: what the Eye's examples show of a box (:mod:`georeason.verifier_inputs`;
             default RemoteZero's context crop).
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
@@ -478,6 +498,7 @@ class PretrainConfig:
     ground_batch: int = 0
     detect_batch: int = 0
     think_cells: int = 0
+    coord_digits: int = 0
     eye_input: str = "context_crop"
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -579,6 +600,7 @@ def pretrain(
                     rec["boxes_xyxy_px"][0],
                     frame,
                     config.think_cells,
+                    config.coord_digits,
                 )
             )
         for _ in range(config.ground_batch):
@@ -592,6 +614,7 @@ def pretrain(
                     obj["box_xyxy_px"],
                     frame,
                     config.think_cells,
+                    config.coord_digits,
                 )
             )
         for _ in range(config.detect_batch):
