@@ -5,6 +5,7 @@ the tiny random-weight checkpoints gives the in-process policy's greedy text and
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -134,20 +135,35 @@ def test_served_policy_argument_errors(samples_dir, capsys, extra, message, tmp_
 
 
 @pytest.fixture(scope="module")
-def served_url():
-    from _servers import free_port, start_transformers_serve
+def served_url_for():
+    """``arch -> base URL`` of the server for that tiny checkpoint: one real ``transformers
+    serve`` on loopback for both (it loads the model a request names), or the servers named by
+    ``GEOREASON_SERVED_URL_QWEN2_5_VL`` / ``GEOREASON_SERVED_URL_QWEN3_VL`` (one vLLM server per
+    model, started by ``scripts/vllm_check.sh``)."""
+    urls = {a: os.environ.get(f"GEOREASON_SERVED_URL_{a.upper()}") for a in MODEL_FAMILIES}
+    proc = None
+    if not all(urls.values()):
+        from _servers import free_port, start_transformers_serve
 
-    port = free_port()
-    proc = start_transformers_serve(port)
-    yield f"http://127.0.0.1:{port}/v1"
-    proc.terminate()
-    proc.wait(timeout=30)
+        port = free_port()
+        proc = start_transformers_serve(port)
+        urls = {a: f"http://127.0.0.1:{port}/v1" for a in MODEL_FAMILIES}
+    yield urls.__getitem__
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served_url(served_url_for):
+    """The server of the tiny Qwen2.5-VL checkpoint."""
+    return served_url_for("qwen2_5_vl")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
 def test_served_greedy_equals_in_process(
-    served_url, arch, tiny_qwen25vl_dir, tiny_qwen3vl_dir, samples_dir
+    served_url_for, arch, tiny_qwen25vl_dir, tiny_qwen3vl_dir, samples_dir
 ):
     """Same tiny checkpoint, same images: the served policy gives the in-process greedy text
     and boxes, for both answer frames."""
@@ -162,7 +178,8 @@ def test_served_greedy_equals_in_process(
     ]
     queries = ["the small vehicles", "the tree crowns", "the buses"]
     local = Policy.from_pretrained(model_dir).locate(images, queries, max_new_tokens=48)
-    served = ServedPolicy(served_url, model_dir, model_family=arch, concurrency=3).locate(
+    url = served_url_for(arch)
+    served = ServedPolicy(url, model_dir, model_family=arch, concurrency=3).locate(
         images, queries, max_new_tokens=48
     )
     for a, b in zip(local, served, strict=True):
