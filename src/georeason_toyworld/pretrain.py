@@ -463,7 +463,7 @@ class PretrainConfig:
     Attributes:
         steps: optimizer steps.
         hand_batch: Hand examples per step (0: an Eye-only model, e.g. the larger verifier).
-        eye_batch: Eye examples per step.
+        eye_batch: Eye examples per step (0: a Hand-only model, for probes).
         caption_batch: auxiliary caption examples per step (:func:`caption_examples`; 0: none).
             Without them (and with lr 2e-3) the Eye stayed at chance (2026-11-22 diagnosis).
             Batches 32 / 16 / 8 and lr 1e-3 since 2026-11-23 (with the Qwen3-VL toy model and
@@ -642,21 +642,18 @@ def pretrain(
                 c_answers.append(noun)
                 c_images.append(crop)
         lr_now = schedule.get_last_lr()[0]
-        eb = _encode(processor, e_prompts, e_answers, e_images).to(device)
-        eye_loss = model(**eb).loss
-        if h_prompts:
+        zero = torch.zeros((), device=device)
+        eye_loss = hand_loss = caption_loss = zero
+        if e_prompts:  # none: a Hand-only probe
+            eb = _encode(processor, e_prompts, e_answers, e_images).to(device)
+            eye_loss = model(**eb).loss
+        if h_prompts:  # none: an Eye-only model (the distillation verifier)
             hb = _encode(processor, h_prompts, h_answers, h_images).to(device)
             hand_loss = model(**hb).loss
-            loss = hand_loss + eye_loss
-        else:  # an Eye-only model (the distillation verifier)
-            hand_loss = torch.zeros((), device=eye_loss.device)
-            loss = eye_loss
         if c_prompts:
             cb = _encode(processor, c_prompts, c_answers, c_images).to(device)
             caption_loss = model(**cb).loss
-            loss = loss + caption_loss
-        else:
-            caption_loss = torch.zeros((), device=eye_loss.device)
+        loss = hand_loss + eye_loss + caption_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -18,8 +18,9 @@ class ExperimentSettings:
             tokens for the toy Qwen3-VL).
         layout, grid_cells: scene layout (``"grid"``: one object per cell, see
             :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
-        pretrain_steps, ground_batch: SFT steps of the policy and think-grounding examples per
-            step (:class:`georeason_toyworld.pretrain.PretrainConfig`).
+        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy, think-grounding
+            examples per step and the zero-padding of the Hand's coordinates
+            (:class:`georeason_toyworld.pretrain.PretrainConfig`).
         policy_size: width/depth of the policy.
         teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
         grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).
@@ -52,6 +53,7 @@ class ExperimentSettings:
     grid_cells: int = 4
     pretrain_steps: int = 600
     ground_batch: int = 0
+    coord_digits: int = 0
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)
     teacher_size: ToyModelSize = field(
         default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)

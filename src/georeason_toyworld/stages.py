@@ -81,7 +81,12 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     """
     from georeason_toyworld.grpo import run_jobs
 
-    policy_cfg = PretrainConfig(steps=s.pretrain_steps, ground_batch=s.ground_batch, seed=seed)
+    policy_cfg = PretrainConfig(
+        steps=s.pretrain_steps,
+        ground_batch=s.ground_batch,
+        coord_digits=s.coord_digits,
+        seed=seed,
+    )
     # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
     teacher_cfg = PretrainConfig(
         steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
