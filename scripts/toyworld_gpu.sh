@@ -11,4 +11,4 @@ OUT=${2:-runs/toyworld_gpu}
 PY=${PYTHON:-python}
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible to torch')"
 "$PY" -m georeason_toyworld.cli run --seed "$SEED" --out "$OUT" --device cuda --workers 1 \
-  --set n_pretrain=8000 pretrain_steps=2400 teacher_steps=2000 n_rl=1024 grpo_steps=400 n_eval=400
+  --set n_pretrain=16000 pretrain_steps=2400 teacher_steps=2000 n_rl=1024 grpo_steps=400 n_eval=400

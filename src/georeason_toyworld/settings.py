@@ -14,8 +14,10 @@ class ExperimentSettings:
     Attributes:
         n_pretrain, n_rl, n_eval: scenes per split (one query each); ``n_eval`` >= 100 for
             the report's numbers.
-        scene_px: side of the square scenes in pixels (128: a 4 x 4 grid of 32 px visual
-            tokens for the toy Qwen3-VL).
+        scene_px: side of the square scenes in pixels (96: a 3 x 3 grid of 32 px visual
+            tokens for the toy Qwen3-VL; 128 / 4 x 4 until 2026-12-02, when the 3 x 3 grid with
+            twice the pretraining scenes lifted the plain Hand from 21 % to 42 %,
+            ``docs/toyworld/README.md``).
         layout, grid_cells: scene layout (``"grid"``: one object per cell, see
             :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
         pretrain_steps, ground_batch, coord_digits: SFT steps of the policy, think-grounding
@@ -45,12 +47,12 @@ class ExperimentSettings:
             the target machine; each uses one thread). 1 runs everything in this process.
     """
 
-    n_pretrain: int = 2000
+    n_pretrain: int = 4000
     n_rl: int = 256
     n_eval: int = 100
-    scene_px: int = 128
+    scene_px: int = 96
     layout: str = "grid"
-    grid_cells: int = 4
+    grid_cells: int = 3
     pretrain_steps: int = 600
     ground_batch: int = 0
     coord_digits: int = 0
