@@ -99,7 +99,7 @@ def start_transformers_serve(port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"transformers serve exited with {proc.returncode}")
@@ -110,4 +110,4 @@ def start_transformers_serve(port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise AssertionError("transformers serve did not answer /health within 120 s")
+    raise AssertionError("transformers serve did not answer /health within 300 s")
