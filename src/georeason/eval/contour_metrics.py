@@ -121,6 +121,53 @@ def _distances_kdtree(
     return dist
 
 
+def _check_contour_args(
+    pred: np.ndarray, gt: np.ndarray, empty_policy: str, distance_method: str, asd_convention: str
+) -> None:
+    """The ``ValueError`` checks of :func:`contour_sample_score`."""
+    if distance_method not in DISTANCE_METHODS:
+        raise ValueError(
+            f"unknown distance method {distance_method!r}; expected one of {DISTANCE_METHODS}"
+        )
+    if pred.shape != gt.shape:
+        raise ValueError(f"mask shapes differ: {pred.shape} vs {gt.shape}")
+    if asd_convention not in ASD_CONVENTIONS:
+        raise ValueError(f"unknown ASD convention {asd_convention!r}; expected {ASD_CONVENTIONS}")
+    if empty_policy not in CONTOUR_EMPTY_POLICIES:
+        raise ValueError(
+            f"unknown contour empty policy {empty_policy!r}; expected {CONTOUR_EMPTY_POLICIES}"
+        )
+
+
+def _crop_to_masks(pb: np.ndarray, gb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both boolean masks cut to the bounding box of either plus a 1-px background margin
+    (clipped to the image, whose outside is background anyway): same boundaries, fewer
+    pixels. Two empty masks come back unchanged."""
+    h, w = gb.shape
+    rows_any = np.flatnonzero(np.any(pb, axis=1) | np.any(gb, axis=1))
+    if not rows_any.size:
+        return pb, gb
+    cols_any = np.flatnonzero(np.any(pb, axis=0) | np.any(gb, axis=0))
+    r0, r1 = max(int(rows_any[0]) - 1, 0), min(int(rows_any[-1]) + 2, h)
+    c0, c1 = max(int(cols_any[0]) - 1, 0), min(int(cols_any[-1]) + 2, w)
+    return pb[r0:r1, c0:c1], gb[r0:r1, c0:c1]
+
+
+def _boundary_distances(
+    bp: np.ndarray, bg: np.ndarray, distance_method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(d_pg, d_gp)``: the distance of each pixel of ``bp`` to ``bg``, shape ``(n_p,)``, and
+    of each pixel of ``bg`` to ``bp``, ``(n_g,)`` (pixels; both boundaries non-empty)."""
+    if distance_method == "kdtree":
+        p_rc, g_rc = _coords_rc(bp), _coords_rc(bg)  # (n_p, 2), (n_g, 2)
+        return _distances_kdtree(p_rc, g_rc, bg), _distances_kdtree(g_rc, p_rc, bp)
+    p_rc, g_rc = np.nonzero(bp), np.nonzero(bg)
+    rows = np.concatenate([p_rc[0], g_rc[0]])
+    cols = np.concatenate([p_rc[1], g_rc[1]])
+    window = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+    return _distances_to(bg, p_rc, window), _distances_to(bp, g_rc, window)
+
+
 def contour_sample_score(
     pred: np.ndarray,
     gt: np.ndarray,
@@ -176,29 +223,10 @@ def contour_sample_score(
     Raises:
         ValueError: if the shapes differ or the policy or the distance method is unknown.
     """
-    if distance_method not in DISTANCE_METHODS:
-        raise ValueError(
-            f"unknown distance method {distance_method!r}; expected one of {DISTANCE_METHODS}"
-        )
-    if pred.shape != gt.shape:
-        raise ValueError(f"mask shapes differ: {pred.shape} vs {gt.shape}")
-    if asd_convention not in ASD_CONVENTIONS:
-        raise ValueError(f"unknown ASD convention {asd_convention!r}; expected {ASD_CONVENTIONS}")
-    if empty_policy not in CONTOUR_EMPTY_POLICIES:
-        raise ValueError(
-            f"unknown contour empty policy {empty_policy!r}; expected {CONTOUR_EMPTY_POLICIES}"
-        )
+    _check_contour_args(pred, gt, empty_policy, distance_method, asd_convention)
     tol = tuple(int(d) for d in tolerances_px)
     h, w = gt.shape
-    pb, gb = pred.astype(bool, copy=False), gt.astype(bool, copy=False)
-    # Work in the bounding box of both masks plus a 1-px background margin (clipped to the
-    # image, whose outside is background anyway): same boundaries, fewer pixels.
-    rows_any = np.flatnonzero(np.any(pb, axis=1) | np.any(gb, axis=1))
-    if rows_any.size:
-        cols_any = np.flatnonzero(np.any(pb, axis=0) | np.any(gb, axis=0))
-        r0, r1 = max(int(rows_any[0]) - 1, 0), min(int(rows_any[-1]) + 2, h)
-        c0, c1 = max(int(cols_any[0]) - 1, 0), min(int(cols_any[-1]) + 2, w)
-        pb, gb = pb[r0:r1, c0:c1], gb[r0:r1, c0:c1]
+    pb, gb = _crop_to_masks(pred.astype(bool, copy=False), gt.astype(bool, copy=False))
     bp = mask_boundary(pb)
     bg = mask_boundary(gb)
     n_p, n_g = int(np.count_nonzero(bp)), int(np.count_nonzero(bg))
@@ -211,18 +239,7 @@ def contour_sample_score(
         return ContourScore(
             zero, dict(zero), dict(zero), worst, worst, "pred" if n_p == 0 else "gt"
         )
-
-    if distance_method == "kdtree":
-        p_rc, g_rc = _coords_rc(bp), _coords_rc(bg)  # (n_p, 2), (n_g, 2)
-        d_pg = _distances_kdtree(p_rc, g_rc, bg)  # (n_p,) distance of each pred px to Bg
-        d_gp = _distances_kdtree(g_rc, p_rc, bp)  # (n_g,)
-    else:
-        p_rc, g_rc = np.nonzero(bp), np.nonzero(bg)
-        rows = np.concatenate([p_rc[0], g_rc[0]])
-        cols = np.concatenate([p_rc[1], g_rc[1]])
-        window = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
-        d_pg = _distances_to(bg, p_rc, window)  # (n_p,)
-        d_gp = _distances_to(bp, g_rc, window)  # (n_g,)
+    d_pg, d_gp = _boundary_distances(bp, bg, distance_method)
     precision = {d: float(np.count_nonzero(d_pg <= d + 1e-6) / n_p) for d in tol}
     recall = {d: float(np.count_nonzero(d_gp <= d + 1e-6) / n_g) for d in tol}
     f1 = {d: _f1(precision[d], recall[d]) for d in tol}
