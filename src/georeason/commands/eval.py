@@ -23,31 +23,8 @@ TASK_CHOICES = ("region", "pixel", "contour", "verify")
 SEGMENTERS = ("default", "sam2", "box")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="evaluate a model or a predictions file on a benchmark (metrics.json, report.md)",
-        description="Score boxes (region: Acc@0.5, gIoU), masks (pixel: gIoU, cIoU, Pr@0.5-0.9) "
-        "or contours (contour: F1@1, F1@3, ASD, HD) over all samples of a split. Per-sample "
-        "results are appended to OUT/results.jsonl as they finish; rerunning the same command "
-        "resumes. Writes OUT/metrics.json and OUT/report.md (with the papers' numbers).",
-    )
-    p.add_argument(
-        "--dataset",
-        required=True,
-        choices=DATASET_CHOICES,
-        help="benchmark loader; 'jsonl' reads any folder in the rs-samples layout",
-    )
-    p.add_argument(
-        "--root", help="dataset folder (default for --dataset jsonl: the bundled rs-samples)"
-    )
-    p.add_argument("--split", default="test", help="split (default: test)")
-    p.add_argument(
-        "--gt-box-frame",
-        choices=("px", "norm1000"),
-        help="frame of the ground-truth boxes in GeoZero files: px (default) or norm1000",
-    )
-    p.add_argument("--task", choices=TASK_CHOICES, default="region")
+def _add_geozero_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of GeoZero's own tasks (``--geozero-task`` and its companions)."""
     gz = p.add_argument_group("GeoZero tasks (--dataset geozero --geozero-task T)")
     gz.add_argument(
         "--geozero-task",
@@ -74,25 +51,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="GeoZero model mode sampling seed; --task verify: seed of the random "
         "distractors (default 42)",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="policy checkpoint (folder or hub id)")
-    add_served_policy_arguments(p, src)
-    src.add_argument(
-        "--predictions",
-        help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line; '
-        "for --geozero-task: the JSON that GeoZero's script writes, or a JSONL of "
-        '{"id", "raw_output"}',
-    )
-    p.add_argument(
-        "--segmenter",
-        choices=SEGMENTERS,
-        default="default",
-        help="box -> mask segmenter of the model mode (pixel and contour tasks)",
-    )
-    p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
-    p.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
-    p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
-    add_policy_arguments(p)
+
+
+def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
+    """The metric conventions: empty targets, mask protocol, multi-box IoU, contour ASD/HD."""
     p.add_argument(
         "--empty-target",
         choices=("segearth", "remotesam"),
@@ -126,6 +88,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ASD: mean of the two directed mean distances (medpy <= 0.4, default) or the "
         "mean over both boundaries pooled (medpy 0.5.x)",
     )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model or a predictions file on a benchmark (metrics.json, report.md)",
+        description="Score boxes (region: Acc@0.5, gIoU), masks (pixel: gIoU, cIoU, Pr@0.5-0.9) "
+        "or contours (contour: F1@1, F1@3, ASD, HD) over all samples of a split. Per-sample "
+        "results are appended to OUT/results.jsonl as they finish; rerunning the same command "
+        "resumes. Writes OUT/metrics.json and OUT/report.md (with the papers' numbers).",
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        choices=DATASET_CHOICES,
+        help="benchmark loader; 'jsonl' reads any folder in the rs-samples layout",
+    )
+    p.add_argument(
+        "--root", help="dataset folder (default for --dataset jsonl: the bundled rs-samples)"
+    )
+    p.add_argument("--split", default="test", help="split (default: test)")
+    p.add_argument(
+        "--gt-box-frame",
+        choices=("px", "norm1000"),
+        help="frame of the ground-truth boxes in GeoZero files: px (default) or norm1000",
+    )
+    p.add_argument("--task", choices=TASK_CHOICES, default="region")
+    _add_geozero_arguments(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="policy checkpoint (folder or hub id)")
+    add_served_policy_arguments(p, src)
+    src.add_argument(
+        "--predictions",
+        help='predictions JSONL made elsewhere: one {"id", "boxes_xyxy_px", "masks"} per line; '
+        "for --geozero-task: the JSON that GeoZero's script writes, or a JSONL of "
+        '{"id", "raw_output"}',
+    )
+    p.add_argument(
+        "--segmenter",
+        choices=SEGMENTERS,
+        default="default",
+        help="box -> mask segmenter of the model mode (pixel and contour tasks)",
+    )
+    p.add_argument("--sam-checkpoint", help="SAM2 checkpoint for --segmenter sam2")
+    p.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
+    p.add_argument("--batch-size", type=int, default=4, help="samples per generate call")
+    add_policy_arguments(p)
+    _add_scoring_arguments(p)
     add_verify_arguments(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N samples (smoke runs)")
     p.add_argument("--worst", type=int, default=4, help="worst cases drawn in the report")
