@@ -367,3 +367,5 @@ def test_hand_only_pretraining_with_padded_coordinates(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert rows and all(x["eye_loss"] == 0 and x["caption_loss"] == 0 for x in rows)
     assert all(x["hand_loss"] > 0 and x["loss"] == x["hand_loss"] for x in rows)
+    with pytest.raises(ValueError, match="all 0"):
+        PretrainConfig(hand_batch=0, eye_batch=0, caption_batch=0)

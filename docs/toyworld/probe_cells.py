@@ -15,10 +15,10 @@ import json
 import numpy as np
 import torch
 
-from georeason.eval.metrics import box_sample_iou
+from georeason.geometry import boxes_to_model_frame
 from georeason.models.policy import Policy
-from georeason_toyworld.evaluate import MAX_NEW_TOKENS, scene_objects
-from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE
+from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou, scene_objects
+from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE, grid_cell_of_box
 from georeason_toyworld.splits import build_split
 
 ap = argparse.ArgumentParser()
@@ -41,20 +41,21 @@ policy = Policy.from_pretrained(
 locs = policy.locate(
     [r["image"] for r in recs], [r["query"] for r in recs], max_new_tokens=MAX_NEW_TOKENS
 )
-step = a.size / a.grid
 
 
 def cell(box):
-    return int((box[0] + box[2]) / 2 // step), int((box[1] + box[3]) / 2 // step)
+    return grid_cell_of_box(box, a.size, a.grid)
 
 
 where: dict[str, list[float]] = {"target": [], "other_object": [], "empty": [], "no_box": []}
 col, row, short_x, short_y = [], [], [], []
 for rec, loc in zip(recs, locs, strict=True):
-    iou = box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
+    iou = record_iou(loc, rec)
     target = rec["boxes_xyxy_px"][0]
-    short_x.append(target[0] / a.size * 1000 < 99.5)
-    short_y.append(target[1] / a.size * 1000 < 99.5)
+    hw = (a.size, a.size)
+    x1, y1 = boxes_to_model_frame(np.asarray([target], float), "norm1000", hw, hw)[0][:2]
+    short_x.append(round(float(x1)) < 100)  # written with fewer than three digits
+    short_y.append(round(float(y1)) < 100)
     if not len(loc.boxes_xyxy_px):
         where["no_box"].append(iou)
         col.append(False)

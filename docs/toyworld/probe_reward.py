@@ -3,9 +3,9 @@ part of ``georeason-toyworld run``.)
 
 Samples N answers per implicit query (train wordings, eval scenes of ``--seed``) from a
 pretrained toy policy at the run's temperature, scores each with the verification reward of
-RemoteZero (:func:`georeason.bestofn.best_of_n`: context-crop confidence minus area penalty)
-with ``--verifier`` (default: the policy's own model), and compares with the true IoU, which
-training never sees. Prints one JSON line. One CPU thread::
+RemoteZero (:func:`georeason_toyworld.evaluate.sample_best_of_n`: context-crop confidence
+minus area penalty) with ``--verifier`` (default: the policy's own model), and compares with
+the true IoU, which training never sees. Prints one JSON line. One CPU thread::
 
     python docs/toyworld/probe_reward.py runs/toyworld_v6/seed0/models/policy \\
         --verifier runs/toyworld_v6/seed0/models/teacher --seed 0
@@ -18,11 +18,9 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from georeason.bestofn import best_of_n
-from georeason.eval.metrics import box_sample_iou
 from georeason.models.policy import Policy
 from georeason.models.verifier import LocalVerifier
-from georeason_toyworld.evaluate import MAX_NEW_TOKENS
+from georeason_toyworld.evaluate import record_iou, sample_best_of_n
 from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE, think_text
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
@@ -53,25 +51,10 @@ if a.verifier:
     eye = LocalVerifier.from_pretrained(a.verifier, max_pixels=TOY_MAX_PIXELS, batch_size=64)
 else:
     eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
-picked = best_of_n(
-    policy,
-    eye,
-    [r["image"] for r in recs],
-    [r["query"] for r in recs],
-    n=s.bestofn_samples,
-    temperature=s.temperature,
-    margin_ratio=s.margin_ratio,
-    area_penalty_weight=s.area_penalty_weight,
-    area_threshold=s.area_threshold,
-    max_new_tokens=MAX_NEW_TOKENS,
-    batch_size=64,
-)
+picked = sample_best_of_n(policy, eye, recs, s)
 score, iou, named, adv_hit, top_is_hit, groups_with_hit = [], [], [], [], [], 0
 for rec, b in zip(recs, picked, strict=True):
-    ious = [
-        box_sample_iou(c.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=c.parse.parsed)
-        for c in b.candidates
-    ]
+    ious = [record_iou(c, rec) for c in b.candidates]
     sc = np.asarray(b.scores, float)
     hit = np.asarray(ious) >= 0.5
     adv = (sc - sc.mean()) / (sc.std(ddof=1) + 1e-4)  # TRL's group-scaled advantage

@@ -33,6 +33,47 @@ from georeason_toyworld.scenes import generate_scene
 MAX_NEW_TOKENS = 32
 
 
+def record_iou(loc: Any, record: dict[str, Any]) -> float:
+    """IoU of one answer with an eval record's target boxes, in ``[0, 1]``.
+
+    Args:
+        loc: a :class:`georeason.models.policy.Localization` (boxes ``(K, 4)`` xyxy, original
+            pixels).
+        record: an eval record with ``boxes_xyxy_px`` (xyxy, original pixels).
+
+    Returns:
+        :func:`georeason.eval.metrics.box_sample_iou` (Hungarian-matched mean IoU, RemoteReasoner
+        eq. 4); 0.0 for an answer with no readable box.
+    """
+    return box_sample_iou(loc.boxes_xyxy_px, record["boxes_xyxy_px"], parsed=loc.parse.parsed)
+
+
+def sample_best_of_n(policy: Any, eye: Any, records: Sequence[dict[str, Any]], s: Any) -> list:
+    """Rung 2's Generate-Crop-Verify with the run's settings ``s``
+    (:class:`georeason_toyworld.settings.ExperimentSettings`): ``s.bestofn_samples`` answers per
+    record at ``s.temperature``, each scored by ``eye`` with RemoteZero's verification reward
+    (context margin, area penalty weight and threshold from ``s``).
+
+    Returns:
+        One :class:`georeason.bestofn.BestOfN` per record, in order.
+    """
+    from georeason.bestofn import best_of_n
+
+    return best_of_n(
+        policy,
+        eye,
+        [r["image"] for r in records],
+        [r["query"] for r in records],
+        n=s.bestofn_samples,
+        temperature=s.temperature,
+        margin_ratio=s.margin_ratio,
+        area_penalty_weight=s.area_penalty_weight,
+        area_threshold=s.area_threshold,
+        max_new_tokens=MAX_NEW_TOKENS,
+        batch_size=64,
+    )
+
+
 def hand_metrics(
     model_dir: str | Path,
     records: Sequence[dict[str, Any]],
@@ -73,9 +114,7 @@ def hand_metrics(
     )
     ious, areas, hits, fmt, target_areas = [], [], [], [], []
     for rec, loc in zip(records, locs, strict=True):
-        ious.append(
-            box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
-        )
+        ious.append(record_iou(loc, rec))
         fmt.append(bool(loc.parse.format_ok))
         t = rec["boxes_xyxy_px"][0]
         target_areas.append(

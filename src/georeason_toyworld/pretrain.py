@@ -267,18 +267,32 @@ def make_toy_model(
     return out
 
 
+def grid_cell_of_box(
+    box_xyxy_px: Sequence[float], image_side_px: float, cells: int
+) -> tuple[int, int]:
+    """``(column, row)``, 0-based, of the ``cells x cells`` grid cell that holds the centre of
+    a box (xyxy, original pixels of a square image of side ``image_side_px``); clipped to the
+    grid.
+
+    Examples:
+        >>> grid_cell_of_box([40, 2, 60, 30], 128, 4)
+        (1, 0)
+    """
+    cx = (float(box_xyxy_px[0]) + float(box_xyxy_px[2])) / 2
+    cy = (float(box_xyxy_px[1]) + float(box_xyxy_px[3])) / 2
+    step = image_side_px / cells
+    return min(cells - 1, max(0, int(cx // step))), min(cells - 1, max(0, int(cy // step)))
+
+
 def cell_phrase(box_xyxy_px: Sequence[float], image_side_px: float, cells: int) -> str:
-    """``"in row R, column C"`` (1-based) of the grid cell that holds the box centre.
+    """``"in row R, column C"`` (1-based) of the grid cell that holds the box centre
+    (:func:`grid_cell_of_box`).
 
     Examples:
         >>> cell_phrase([40, 2, 60, 30], 128, 4)
         'in row 1, column 2'
     """
-    cx = (float(box_xyxy_px[0]) + float(box_xyxy_px[2])) / 2
-    cy = (float(box_xyxy_px[1]) + float(box_xyxy_px[3])) / 2
-    step = image_side_px / cells
-    col = min(cells - 1, max(0, int(cx // step)))
-    row = min(cells - 1, max(0, int(cy // step)))
+    col, row = grid_cell_of_box(box_xyxy_px, image_side_px, cells)
     return f"in row {row + 1}, column {col + 1}"
 
 
@@ -489,6 +503,9 @@ class PretrainConfig:
         lr: peak AdamW learning rate (linear warmup over 5% of the steps, cosine decay).
         weight_decay: AdamW weight decay.
         seed: torch / numpy seed of the example sampling.
+
+    Raises:
+        ValueError: if no Hand, Eye or caption examples are asked for (nothing to train).
     """
 
     steps: int = 1500
@@ -503,6 +520,10 @@ class PretrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.hand_batch or self.eye_batch or self.caption_batch):
+            raise ValueError("PretrainConfig: hand_batch, eye_batch and caption_batch are all 0")
 
 
 def _encode(processor, prompt_texts: list[str], answers: list[str], images: list[Any]):

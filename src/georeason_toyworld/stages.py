@@ -185,11 +185,9 @@ def bestofn_metrics(
     """
     import torch
 
-    from georeason.bestofn import best_of_n
-    from georeason.eval.metrics import box_sample_iou
     from georeason.models.policy import Policy
     from georeason.models.verifier import LocalVerifier
-    from georeason_toyworld.evaluate import MAX_NEW_TOKENS
+    from georeason_toyworld.evaluate import record_iou, sample_best_of_n
     from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE
 
     recs = evals["implicit_train_wordings"]
@@ -198,27 +196,10 @@ def bestofn_metrics(
     )
     eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
     torch.manual_seed(seed)
-    images, queries = [r["image"] for r in recs], [r["query"] for r in recs]
-    picked = best_of_n(
-        policy,
-        eye,
-        images,
-        queries,
-        n=s.bestofn_samples,
-        temperature=s.temperature,
-        margin_ratio=s.margin_ratio,
-        area_penalty_weight=s.area_penalty_weight,
-        area_threshold=s.area_threshold,
-        max_new_tokens=MAX_NEW_TOKENS,
-        batch_size=64,
-    )
-
-    def iou(loc, rec) -> float:
-        return box_sample_iou(loc.boxes_xyxy_px, rec["boxes_xyxy_px"], parsed=loc.parse.parsed)
-
-    e = np.asarray([iou(b.best, r) for b, r in zip(picked, recs, strict=True)])
+    picked = sample_best_of_n(policy, eye, recs, s)
+    e = np.asarray([record_iou(b.best, r) for b, r in zip(picked, recs, strict=True)])
     all_ious = np.asarray(
-        [[iou(c, r) for c in b.candidates] for b, r in zip(picked, recs, strict=True)]
+        [[record_iou(c, r) for c in b.candidates] for b, r in zip(picked, recs, strict=True)]
     )
     return {
         "n_samples": s.bestofn_samples,

@@ -94,7 +94,15 @@ def rgb_codes(label: np.ndarray) -> np.ndarray:
 
 
 def classes_from_color_mask(path: Path) -> set[str]:
-    """Classes present in one ``*_instance_color_RGB.png`` (decodes the whole mask)."""
+    """Classes present in one ``*_instance_color_RGB.png`` (decodes the whole mask).
+
+    Returns:
+        The :data:`ISAID_CLASS_COLORS_RGB` keys whose colour occurs in the mask.
+
+    Raises:
+        DatasetNotFoundError: the file does not exist.
+        CorruptDataError: the file cannot be decoded.
+    """
     codes = set(np.unique(rgb_codes(read_rgb_label(path))).tolist())
     rgb = np.array(list(ISAID_CLASS_COLORS_RGB.values()), np.uint8)[None]
     class_codes = rgb_codes(rgb)[0].tolist()
@@ -102,7 +110,9 @@ def classes_from_color_mask(path: Path) -> set[str]:
 
 
 def find_annotation_file(root: Path, split: str) -> Path | None:
-    """The official annotation file of ``split`` (:data:`ISAID_ANNOTATION_NAMES`), or None."""
+    """The official annotation file of ``split`` (:data:`ISAID_ANNOTATION_NAMES`), searched
+    for recursively under ``root/split`` first, then ``root``; the first match in sorted
+    order, or None."""
     for folder in (root / split, root):
         for pattern in ISAID_ANNOTATION_NAMES:
             hits = sorted(folder.rglob(pattern.format(split=split))) if folder.is_dir() else []
