@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -213,6 +214,32 @@ def test_implicit_queries_name_no_category():
         for wordings in Q.WORDINGS:
             for text in Q.IMPLICIT_QUERIES[cat][wordings]:
                 assert not pattern.search(text), (cat, text, pattern.search(text))
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_neutral_queries_share_no_content_word_with_any_wording():
+    implicit = set().union(
+        *(_words(q) for c in CATEGORIES for ws in Q.IMPLICIT_QUERIES[c].values() for q in ws)
+    )
+    plain = set().union(*(_words(t) for ts in Q.PLAIN_TEMPLATES.values() for t in ts))
+    plain |= set().union(*(_words(p) for p in Q.POSITION_PHRASES.values()))
+    plain |= set().union(*(_words(w) for c in CATEGORIES for w in PALETTES[c]))
+    plain |= {"small", "large", "narrow", "wide"}
+    slot_words = set().union(*(_words(" ".join(ws)) for ws in Q.NEUTRAL_WORDS.values()))
+    assert not slot_words & (implicit | plain), slot_words & (implicit | plain)
+    pattern = Q.forbidden_words_pattern()
+    rng = np.random.default_rng(0)
+    queries = [Q.neutral_query(rng) for _ in range(500)]
+    frame_words = set().union(*(_words(re.sub(r"{\w+}", " ", f)) for f in Q.NEUTRAL_FRAMES))
+    for q in queries:
+        assert "{" not in q and q[0].isupper(), q
+        assert not pattern.search(q), q
+        assert _words(q) <= slot_words | frame_words, q
+    assert len(set(queries)) > 300
+    assert Q.neutral_query(np.random.default_rng(7)) == Q.neutral_query(np.random.default_rng(7))
 
 
 def test_make_sample_exactly_one_target(scenes):

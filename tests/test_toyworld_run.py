@@ -337,7 +337,7 @@ def test_sincos_position_table_is_unit_std_and_tells_cells_apart(tmp_path):
     assert float(load_file(r / "model.safetensors")["model.visual.pos_embed.weight"].std()) < 0.1
 
 
-def test_hand_only_pretraining_with_padded_coordinates(tmp_path):
+def test_hand_only_pretraining_with_padded_coordinates_and_neutral_queries(tmp_path):
     """A Hand-only probe (no Eye, no captions) trains on the Hand loss alone, and
     ``coord_digits`` writes every coordinate of the Hand's targets with three digits."""
     import re
@@ -362,10 +362,20 @@ def test_hand_only_pretraining_with_padded_coordinates(tmp_path):
     assert "[[10,21,417,521]]" in plain
     model = tmp_path / "m"
     make_toy_model(model, ToyModelSize(hidden=64, layers=1, vision_hidden=32, vision_depth=1))
-    cfg = PretrainConfig(steps=2, hand_batch=2, eye_batch=0, caption_batch=0, coord_digits=3)
+    cfg = PretrainConfig(
+        steps=2,
+        hand_batch=2,
+        eye_batch=0,
+        caption_batch=0,
+        coord_digits=3,
+        ground_batch=2,
+        ground_queries="varied",
+    )
     pretrain(model, recs, cfg, log_path=tmp_path / "log.jsonl")
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert rows and all(x["eye_loss"] == 0 and x["caption_loss"] == 0 for x in rows)
     assert all(x["hand_loss"] > 0 and x["loss"] == x["hand_loss"] for x in rows)
     with pytest.raises(ValueError, match="all 0"):
         PretrainConfig(hand_batch=0, eye_batch=0, caption_batch=0)
+    with pytest.raises(ValueError, match="ground_queries"):
+        PretrainConfig(ground_queries="sometimes")

@@ -45,7 +45,15 @@ import numpy as np
 from georeason.geometry import box_iou_matrix
 from georeason.prompts import policy_messages, verifier_messages
 from georeason.verifier_inputs import crop_for_verifier, verifier_images
-from georeason_toyworld.queries import IMPLICIT_QUERIES, NOUNS, PLAIN_TEMPLATES, POSITION_PHRASES
+from georeason_toyworld.queries import (
+    IMPLICIT_QUERIES,
+    NEUTRAL_FRAMES,
+    NEUTRAL_WORDS,
+    NOUNS,
+    PLAIN_TEMPLATES,
+    POSITION_PHRASES,
+    neutral_query,
+)
 from georeason_toyworld.scenes import CATEGORIES, PALETTES
 
 #: Architecture of the toy models (ours): Qwen3-VL, because its vision tower adds a learned
@@ -158,6 +166,7 @@ def toy_corpus() -> list[str]:
                                 t.format(noun=noun, colour=colour, size="large", where=where)
                             )
         lines.append(f"<think>{think_text(cat)}</think>")
+    lines += [" ".join(ws) for ws in NEUTRAL_WORDS.values()] + list(NEUTRAL_FRAMES)
     lines += ["small large " * 5, "<answer>[[" + ",".join(str(i) for i in range(113)) + "]]"]
     lines += [f"in row {r}, column {c}" for r in range(1, 9) for c in range(1, 9)]
     return lines * 3
@@ -483,10 +492,15 @@ class PretrainConfig:
             Batches 32 / 16 / 8 and lr 1e-3 since 2026-11-23 (with the Qwen3-VL toy model and
             the short toy prompt; probes in ``docs/toyworld/runs_2026-11-23_free_layout/``).
         ground_batch: think-grounding examples per step (ours; 0: none): the Hand's format
-            with the neutral :data:`GROUND_QUERY`, a random object of the scene named in the
+            with a neutral query (``ground_queries``), a random object of the scene named in the
             reasoning and its box as the answer. They teach the Hand to box *what its reasoning
             names*, so that RL which changes the reasoning moves the box with it. No implicit
             query is involved.
+        ground_queries: ``"fixed"`` (default): every think-grounding example asks
+            :data:`GROUND_QUERY`; ``"varied"``: a new
+            :func:`georeason_toyworld.queries.neutral_query` each (ours). With the fixed
+            sentence the box followed the reasoning on that sentence only (2026-12-02 probes
+            in ``docs/toyworld/README.md``).
         detect_batch: scene-listing examples per step (ours; 0: none): the neutral
             :data:`DETECT_QUERY`, the reasoning names every object in reading order (rows top
             to bottom, then left to right, by box centre) and the answer lists their boxes in
@@ -513,6 +527,7 @@ class PretrainConfig:
     eye_batch: int = 16
     caption_batch: int = 8
     ground_batch: int = 0
+    ground_queries: str = "fixed"
     detect_batch: int = 0
     think_cells: int = 0
     coord_digits: int = 0
@@ -524,6 +539,11 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if not (self.hand_batch or self.eye_batch or self.caption_batch):
             raise ValueError("PretrainConfig: hand_batch, eye_batch and caption_batch are all 0")
+        if self.ground_queries not in ("fixed", "varied"):
+            raise ValueError(
+                f"PretrainConfig.ground_queries must be 'fixed' or 'varied', "
+                f"got {self.ground_queries!r}"
+            )
 
 
 def _encode(processor, prompt_texts: list[str], answers: list[str], images: list[Any]):
@@ -627,10 +647,11 @@ def pretrain(
         for _ in range(config.ground_batch):
             rec = records[int(rng.integers(len(records)))]
             obj = rec["objects"][int(rng.integers(len(rec["objects"])))]
+            query = neutral_query(rng) if config.ground_queries == "varied" else GROUND_QUERY
             hand.append(
                 hand_example(
                     rec["image"],
-                    GROUND_QUERY,
+                    query,
                     obj["category"],
                     obj["box_xyxy_px"],
                     frame,

@@ -341,3 +341,62 @@ def make_sample(
         "target_index": index,
         "target_box_xyxy_px": [float(v) for v in target.bbox_xyxy_px],
     }
+
+
+#: Frames of the neutral queries (ours; :func:`neutral_query`): question and request shapes like
+#: those of the implicit queries ("Where could ...?", "Which ... here ...?"), with slots that only
+#: :data:`NEUTRAL_WORDS` fill, so the sentence names and implies no category.
+NEUTRAL_FRAMES: tuple[str, ...] = (
+    "Pick one object of this scene.",
+    "{verb} one {thing} of this {medium}.",
+    "{verb} any {thing} you {like} in the {medium}.",
+    "Where is the {adj} {thing}?",
+    "Which {thing} here is {adj}?",
+    "What {thing} could someone {like} in this {medium}?",
+    "Where would you {like} the {adj} {thing}?",
+    "{w} {w} {w} {w}?",
+    "{w} {w} {w} {w} {w} {w}.",
+)
+#: Slot words of :data:`NEUTRAL_FRAMES` (ours). None is a category noun or synonym, a colour, a
+#: size or position word, or a content word of any implicit wording (a test checks this), so
+#: the pretraining of the Hand never pairs an implicit query's words with a box.
+NEUTRAL_WORDS: dict[str, tuple[str, ...]] = {
+    "verb": ("Pick", "Choose", "Select", "Mark", "Outline", "Highlight", "Circle"),
+    "thing": ("object", "thing", "item", "shape", "element", "feature", "structure"),
+    "medium": ("image", "picture", "view", "photo", "tile", "frame"),
+    "like": ("like", "notice", "see", "prefer", "imagine", "remember", "describe"),
+    "adj": ("interesting", "nice", "first", "favourite", "ordinary", "random", "strange"),
+    "w": (
+        "maybe", "perhaps", "please", "kindly", "now", "today", "monday", "friday", "music",
+        "book", "chair", "table", "pencil", "paper", "cloud", "moon", "star", "planet", "song",
+        "story", "idea", "question", "number", "seven", "nine", "happy", "quiet", "simple",
+        "common", "usual", "careful", "gentle", "lucky", "soft", "early", "late", "again",
+    ),
+}  # fmt: skip
+
+
+def neutral_query(rng: np.random.Generator) -> str:
+    """A query that names and implies no category (ours): a :data:`NEUTRAL_FRAMES` frame with
+    random :data:`NEUTRAL_WORDS`.
+
+    Used by the Hand's think-grounding examples
+    (:attr:`georeason_toyworld.pretrain.PretrainConfig.ground_queries`): the target is a random
+    object of the scene named only in the reasoning, so the box must follow the reasoning; many
+    different neutral wordings keep the Hand from learning that only one fixed sentence means
+    "read the reasoning".
+
+    Examples:
+        >>> neutral_query(np.random.default_rng(5))
+        'Where would you remember the interesting feature?'
+    """
+    frame = NEUTRAL_FRAMES[int(rng.integers(len(NEUTRAL_FRAMES)))]
+    out = frame
+    while "{" in out:
+        start = out.index("{")
+        slot = out[start + 1 : out.index("}", start)]
+        words = NEUTRAL_WORDS[slot]
+        word = words[int(rng.integers(len(words)))]
+        if start == 0:
+            word = word[:1].upper() + word[1:]
+        out = out[:start] + word + out[out.index("}", start) + 1 :]
+    return out
