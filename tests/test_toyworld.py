@@ -242,6 +242,18 @@ def test_neutral_queries_share_no_content_word_with_any_wording():
     assert Q.neutral_query(np.random.default_rng(7)) == Q.neutral_query(np.random.default_rng(7))
 
 
+def test_strip_position_phrases_leaves_no_position_word():
+    rng = np.random.default_rng(0)
+    for cat in CATEGORIES:
+        for _ in range(20):
+            colour = next(iter(PALETTES[cat]))
+            q, _ = Q.plain_query(cat, colour, "large", "top left", rng)
+            out = Q.strip_position_phrases(q)
+            assert not any(p in out for p in Q.POSITION_PHRASES.values()), out
+            assert out == q.replace(" in the top-left corner", ""), (q, out)
+            assert any(noun in out for noun in Q.NOUNS[cat]), out
+
+
 def test_make_sample_exactly_one_target(scenes):
     rng = np.random.default_rng(0)
     for (_, cat), scene in zip(SCENE_ARGS, scenes, strict=True):

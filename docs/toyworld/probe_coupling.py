@@ -13,6 +13,10 @@ reasoning names. This probe writes the reasoning for the policy and lets it writ
   reasoning follows.
 * ``free``: the policy writes its own reasoning (greedy Acc@0.5, as ``hand_metrics``).
 
+Kinds: ``plain`` and ``implicit`` eval queries, and ``neutral``: the plain scenes asked with a
+:func:`georeason_toyworld.queries.neutral_query` (the think-grounding examples' queries), where
+``forced_target`` is the think-grounding skill itself.
+
 One CPU thread; prints one JSON line::
 
     python docs/toyworld/probe_coupling.py /tmp/probe_hand_D3NV16 --seed 0
@@ -33,6 +37,7 @@ from georeason_toyworld.pretrain import (
     hand_target,
     think_text,
 )
+from georeason_toyworld.queries import neutral_query
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
 
@@ -107,18 +112,20 @@ def iou(loc, box) -> float:
 
 
 result = {"policy": a.policy, "adapter": a.adapter, "seed": a.seed}
-for kind in ("plain", "implicit"):
+for kind in ("plain", "implicit", "neutral"):
     recs = build_split(
         "eval",
         a.n,
         a.seed,
-        kind=kind,
+        kind="plain" if kind == "neutral" else kind,
         wordings="train",
         size_px=s.scene_px,
         layout=s.layout,
         grid_cells=s.grid_cells,
     )
     rng = np.random.default_rng(a.seed)
+    if kind == "neutral":  # the plain scenes, asked with a neutral query (neutral_query)
+        recs = [dict(r, query=neutral_query(rng)) for r in recs]
     free = answer(recs, [None] * len(recs))
     forced = answer(recs, [r["target_category"] for r in recs])
     others, other_recs = [], []

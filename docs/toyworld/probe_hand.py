@@ -31,6 +31,7 @@ ap.add_argument("--eye", type=int, default=16)
 ap.add_argument("--cap", type=int, default=8)
 ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
 ap.add_argument("--ground-queries", default="fixed", choices=["fixed", "varied"])
+ap.add_argument("--no-position", action="store_true", help="strip position phrases (Hand)")
 ap.add_argument("--detect", type=int, default=0, help="scene-listing examples per step")
 ap.add_argument("--think-cells", type=int, default=0, help="name the grid cell in the think")
 ap.add_argument("--coord-digits", type=int, default=0, help="zero-pad coordinates to N digits")
@@ -56,6 +57,7 @@ cfg = PretrainConfig(
 )
 cfg.ground_batch, cfg.detect_batch, cfg.think_cells = a.ground, a.detect, a.think_cells
 cfg.coord_digits, cfg.ground_queries = a.coord_digits, a.ground_queries
+cfg.position_phrases = not a.no_position
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
 out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
 for name, recs in (("plain", plain), ("implicit_train", implicit)):

@@ -200,6 +200,20 @@ POSITION_PHRASES: dict[str, str] = {
     "bottom right": "in the bottom-right corner",
 }
 
+
+def strip_position_phrases(query: str) -> str:
+    """``query`` without its :data:`POSITION_PHRASES` (ours; the Hand's pretraining option
+    :attr:`georeason_toyworld.pretrain.PretrainConfig.position_phrases`).
+
+    Examples:
+        >>> strip_position_phrases("locate the tree in the top-left corner")
+        'locate the tree'
+    """
+    for phrase in POSITION_PHRASES.values():
+        query = query.replace(" " + phrase, "")
+    return query
+
+
 #: Size words per category (roads are wide or narrow, not large or small).
 SIZE_WORDS: dict[str, dict[str, str]] = {
     c: {"small": "small", "large": "large"} for c in CATEGORIES
