@@ -39,6 +39,13 @@ ap.add_argument("--grid", type=int, default=4, help="grid cells per side")
 ap.add_argument("--nrec", type=int, default=2000)
 ap.add_argument("--size", type=int, default=128)
 ap.add_argument("--layout", default="grid", choices=["grid", "free"])
+ap.add_argument(
+    "--num-categories",
+    type=int,
+    nargs=2,
+    metavar=("LO", "HI"),
+    help="categories per scene (generate_scene's num_categories; default its own 3-5)",
+)
 ap.add_argument("--neval", type=int, default=100)
 ap.add_argument("--seed", type=int, default=0, help="split and model seed")
 ap.add_argument("--hidden", type=int, default=ToyModelSize.hidden, help="language model width")
@@ -46,6 +53,14 @@ ap.add_argument("--layers", type=int, default=ToyModelSize.layers, help="languag
 a = ap.parse_args()
 torch.set_num_threads(1)
 t0 = time.time()
+if a.num_categories:  # every split of this probe draws scenes with LO-HI categories
+    import functools
+
+    from georeason_toyworld import evaluate, scenes, splits
+
+    splits.generate_scene = evaluate.generate_scene = functools.partial(
+        scenes.generate_scene, num_categories=tuple(a.num_categories)
+    )
 kw = {"size_px": a.size, "layout": a.layout, "grid_cells": a.grid}
 pre = build_split("pretrain", a.nrec, a.seed, **kw)
 plain = build_split("eval", a.neval, a.seed, kind="plain", wordings="train", **kw)

@@ -20,8 +20,9 @@ class ExperimentSettings:
             ``docs/toyworld/README.md``).
         layout, grid_cells: scene layout (``"grid"``: one object per cell, see
             :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
-        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy, think-grounding
-            examples per step and the zero-padding of the Hand's coordinates
+        pretrain_steps, ground_batch, coord_digits, position_phrases: SFT steps of the policy,
+            think-grounding examples per step, the zero-padding of the Hand's coordinates and
+            whether the Hand's pretraining expressions keep their position phrases
             (:class:`georeason_toyworld.pretrain.PretrainConfig`).
         policy_size: width/depth of the policy.
         teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
@@ -56,6 +57,7 @@ class ExperimentSettings:
     pretrain_steps: int = 600
     ground_batch: int = 0
     coord_digits: int = 0
+    position_phrases: bool = True
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)
     teacher_size: ToyModelSize = field(
         default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)

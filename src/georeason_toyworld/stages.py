@@ -85,6 +85,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         steps=s.pretrain_steps,
         ground_batch=s.ground_batch,
         coord_digits=s.coord_digits,
+        position_phrases=s.position_phrases,
         seed=seed,
     )
     # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
