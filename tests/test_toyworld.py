@@ -405,6 +405,22 @@ def test_rl_records_carry_no_box():
         assert isinstance(r["image"], Image.Image) and r["image"].size == (SIZE, SIZE)
 
 
+def test_split_without_position_phrases_keeps_scenes_and_targets():
+    kw = {"size_px": 96, "layout": "grid", "grid_cells": 3}
+    for name, kind in (("pretrain", "plain"), ("eval", "plain"), ("eval", "implicit")):
+        full = build_split(name, 40, 3, kind=kind, **kw)
+        bare = build_split(name, 40, 3, kind=kind, position_phrases=False, **kw)
+        assert [r["boxes_xyxy_px"] for r in full] == [r["boxes_xyxy_px"] for r in bare]
+        assert [r["image"].tobytes() for r in full] == [r["image"].tobytes() for r in bare]
+        for f, b in zip(full, bare, strict=True):
+            assert b["query"] == Q.strip_position_phrases(f["query"])
+            for key in ("query", "plain_query"):
+                if key in b:
+                    assert not any(p in b[key] for p in Q.POSITION_PHRASES.values()), b[key]
+        changed = sum(f["query"] != b["query"] for f, b in zip(full, bare, strict=True))
+        assert (changed > 5) if kind == "plain" else (changed == 0), (name, kind, changed)
+
+
 def test_build_split_rejects_bad_arguments():
     with pytest.raises(UserInputError, match="unknown split"):
         build_split("test", 2, 0)

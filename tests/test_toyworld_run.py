@@ -370,7 +370,6 @@ def test_hand_only_pretraining_with_padded_coordinates_and_neutral_queries(tmp_p
         coord_digits=3,
         ground_batch=2,
         ground_queries="varied",
-        position_phrases=False,
     )
     pretrain(model, recs, cfg, log_path=tmp_path / "log.jsonl")
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]

@@ -31,7 +31,12 @@ ap.add_argument("--eye", type=int, default=16)
 ap.add_argument("--cap", type=int, default=8)
 ap.add_argument("--ground", type=int, default=0, help="think-grounding examples per step")
 ap.add_argument("--ground-queries", default="fixed", choices=["fixed", "varied"])
-ap.add_argument("--no-position", action="store_true", help="strip position phrases (Hand)")
+ap.add_argument(
+    "--no-position", action="store_true", help="pretraining expressions without position phrases"
+)
+ap.add_argument(
+    "--no-position-eval", action="store_true", help="plain eval expressions without them too"
+)
 ap.add_argument("--detect", type=int, default=0, help="scene-listing examples per step")
 ap.add_argument("--think-cells", type=int, default=0, help="name the grid cell in the think")
 ap.add_argument("--coord-digits", type=int, default=0, help="zero-pad coordinates to N digits")
@@ -62,8 +67,16 @@ if a.num_categories:  # every split of this probe draws scenes with LO-HI catego
         scenes.generate_scene, num_categories=tuple(a.num_categories)
     )
 kw = {"size_px": a.size, "layout": a.layout, "grid_cells": a.grid}
-pre = build_split("pretrain", a.nrec, a.seed, **kw)
-plain = build_split("eval", a.neval, a.seed, kind="plain", wordings="train", **kw)
+pre = build_split("pretrain", a.nrec, a.seed, position_phrases=not a.no_position, **kw)
+plain = build_split(
+    "eval",
+    a.neval,
+    a.seed,
+    kind="plain",
+    wordings="train",
+    position_phrases=not a.no_position_eval,
+    **kw,
+)
 implicit = build_split("eval", a.neval, a.seed, kind="implicit", wordings="train", **kw)
 d = f"/tmp/probe_hand_{a.name}"
 make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=a.seed)
@@ -72,7 +85,6 @@ cfg = PretrainConfig(
 )
 cfg.ground_batch, cfg.detect_batch, cfg.think_cells = a.ground, a.detect, a.think_cells
 cfg.coord_digits, cfg.ground_queries = a.coord_digits, a.ground_queries
-cfg.position_phrases = not a.no_position
 r = pretrain(d, pre, cfg, log_path=d + "/log.jsonl")
 out = {"args": vars(a), "train_wall_s": round(r["wall_s"]), "final_loss": r["final_loss"]}
 for name, recs in (("plain", plain), ("implicit_train", implicit)):

@@ -53,7 +53,6 @@ from georeason_toyworld.queries import (
     PLAIN_TEMPLATES,
     POSITION_PHRASES,
     neutral_query,
-    strip_position_phrases,
 )
 from georeason_toyworld.scenes import CATEGORIES, PALETTES
 
@@ -502,13 +501,6 @@ class PretrainConfig:
             :func:`georeason_toyworld.queries.neutral_query` each (ours). With the fixed
             sentence the box followed the reasoning on that sentence only (2026-12-02 probes
             in ``docs/toyworld/README.md``).
-        position_phrases: True (default): the Hand's plain expressions keep their position
-            phrases ("the tree in the top-left corner"); False: they are removed
-            (:func:`georeason_toyworld.queries.strip_position_phrases`), so that the Hand must
-            find the named category in the image (ours). With them, the D3N Hand located 87 %
-            of plain expressions with a position phrase and 8 % of those without one: it read
-            the position from the text and never learned to look (2026-12-02,
-            ``docs/toyworld/README.md``).
         detect_batch: scene-listing examples per step (ours; 0: none): the neutral
             :data:`DETECT_QUERY`, the reasoning names every object in reading order (rows top
             to bottom, then left to right, by box centre) and the answer lists their boxes in
@@ -536,7 +528,6 @@ class PretrainConfig:
     caption_batch: int = 8
     ground_batch: int = 0
     ground_queries: str = "fixed"
-    position_phrases: bool = True
     detect_batch: int = 0
     think_cells: int = 0
     coord_digits: int = 0
@@ -645,9 +636,7 @@ def pretrain(
             hand.append(
                 hand_example(
                     rec["image"],
-                    rec["query"]
-                    if config.position_phrases
-                    else strip_position_phrases(rec["query"]),
+                    rec["query"],
                     rec["target_category"],
                     rec["boxes_xyxy_px"][0],
                     frame,

@@ -20,10 +20,11 @@ class ExperimentSettings:
             ``docs/toyworld/README.md``).
         layout, grid_cells: scene layout (``"grid"``: one object per cell, see
             :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
-        pretrain_steps, ground_batch, coord_digits, position_phrases: SFT steps of the policy,
-            think-grounding examples per step, the zero-padding of the Hand's coordinates and
-            whether the Hand's pretraining expressions keep their position phrases
+        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy, think-grounding
+            examples per step and the zero-padding of the Hand's coordinates
             (:class:`georeason_toyworld.pretrain.PretrainConfig`).
+        position_phrases: whether plain expressions carry position phrases, in every split
+            (:func:`georeason_toyworld.splits.build_split`).
         policy_size: width/depth of the policy.
         teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
         grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).

@@ -21,7 +21,12 @@ EVAL_SETS: dict[str, tuple[str, str]] = {
 
 
 def _split_kwargs(s: Any) -> dict[str, Any]:
-    return {"size_px": s.scene_px, "layout": s.layout, "grid_cells": s.grid_cells}
+    return {
+        "size_px": s.scene_px,
+        "layout": s.layout,
+        "grid_cells": s.grid_cells,
+        "position_phrases": s.position_phrases,
+    }
 
 
 def build_data(out: Path, seed: int, s: Any) -> dict[str, Any]:
@@ -85,7 +90,6 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         steps=s.pretrain_steps,
         ground_batch=s.ground_batch,
         coord_digits=s.coord_digits,
-        position_phrases=s.position_phrases,
         seed=seed,
     )
     # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
