@@ -36,8 +36,14 @@ s = ExperimentSettings()
 for kv in a.set:
     k, v = kv.split("=", 1)
     cur = getattr(s, k)
-    s = dataclasses.replace(s, **{k: type(cur)(v)})
-kw = {"size_px": s.scene_px, "layout": s.layout, "grid_cells": s.grid_cells}
+    val = yaml.safe_load(v) if isinstance(cur, bool) else type(cur)(v)  # bool("False") is True
+    s = dataclasses.replace(s, **{k: val})
+kw = {
+    "size_px": s.scene_px,
+    "layout": s.layout,
+    "grid_cells": s.grid_cells,
+    "position_phrases": s.position_phrases,
+}
 root = Path(f"/tmp/probe_grpo_{a.name}")
 kind = "plain" if a.data == "plain" else "implicit"
 boxed = build_split("rl", s.n_rl, 0, kind=kind, with_boxes=True, **kw)
