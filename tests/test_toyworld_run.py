@@ -379,3 +379,25 @@ def test_hand_only_pretraining_with_padded_coordinates_and_neutral_queries(tmp_p
         PretrainConfig(hand_batch=0, eye_batch=0, caption_batch=0)
     with pytest.raises(ValueError, match="ground_queries"):
         PretrainConfig(ground_queries="sometimes")
+
+
+def test_apply_overrides_parses_each_setting_type():
+    from georeason.errors import UserInputError
+    from georeason_toyworld.cli import apply_overrides
+    from georeason_toyworld.settings import ExperimentSettings
+
+    s = apply_overrides(
+        ExperimentSettings(),
+        ["grpo_steps=7", "grpo_lr=1e-3", "loss_type=dr_grpo", "position_phrases=false"],
+    )
+    assert (s.grpo_steps, s.grpo_lr, s.loss_type, s.position_phrases) == (7, 1e-3, "dr_grpo", False)
+    assert apply_overrides(s, ["position_phrases=Yes"]).position_phrases is True
+    for bad, match in (
+        (["position_phrases=maybe"], "not a boolean"),
+        (["grpo_steps=many"], "not a int"),
+        (["no_such=1"], "expected KEY=VALUE"),
+        (["grpo_steps"], "expected KEY=VALUE"),
+        (["policy_size=3"], "only number, boolean and text"),
+    ):
+        with pytest.raises(UserInputError, match=match):
+            apply_overrides(ExperimentSettings(), bad)

@@ -9,7 +9,6 @@ per-step diagnostics (first 10 -> last 10 steps). One CPU thread. Example::
 """
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 import yaml
 
+from georeason_toyworld.cli import apply_overrides
 from georeason_toyworld.grpo import grpo_config, grpo_run
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split, write_split
@@ -32,12 +32,7 @@ ap.add_argument("--neval", type=int, default=100)
 ap.add_argument("--grpo", nargs="*", default=[], help="raw GRPOConfig overrides k=v (YAML values)")
 a = ap.parse_args()
 torch.set_num_threads(1)
-s = ExperimentSettings()
-for kv in a.set:
-    k, v = kv.split("=", 1)
-    cur = getattr(s, k)
-    val = yaml.safe_load(v) if isinstance(cur, bool) else type(cur)(v)  # bool("False") is True
-    s = dataclasses.replace(s, **{k: val})
+s = apply_overrides(ExperimentSettings(), a.set)
 kw = {
     "size_px": s.scene_px,
     "layout": s.layout,

@@ -132,7 +132,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
     """``KEY=VALUE`` overrides of :class:`~georeason_toyworld.settings.ExperimentSettings`
-    (values parsed as the field's type).
+    (values parsed as the field's type; booleans as ``true``/``false``, ``1``/``0``,
+    ``yes``/``no``).
 
     Raises:
         georeason.errors.UserInputError: an unknown key, a missing ``=`` or an unparsable value.
@@ -149,8 +150,14 @@ def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
                 f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(fields)}"
             )
         current = getattr(settings, key)
-        if not isinstance(current, int | float | str) or isinstance(current, bool):
-            raise UserInputError(f"--set {key}: only number and text settings can be set")
+        if isinstance(current, bool):
+            flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            if value.lower() not in flags:
+                raise UserInputError(f"--set {pair!r}: not a boolean (true or false)")
+            settings = dataclasses.replace(settings, **{key: flags[value.lower()]})
+            continue
+        if not isinstance(current, int | float | str):
+            raise UserInputError(f"--set {key}: only number, boolean and text settings can be set")
         try:
             parsed = type(current)(value)
         except ValueError:
