@@ -26,6 +26,7 @@ from georeason.geometry import boxes_to_model_frame
 from georeason.models.loading import load_model_and_processor
 from georeason.models.policy import encode_batch
 from georeason.prompts import policy_messages
+from georeason_toyworld.cli import apply_overrides
 from georeason_toyworld.evaluate import scene_objects
 from georeason_toyworld.pretrain import (
     TOY_MAX_PIXELS,
@@ -40,9 +41,10 @@ ap = argparse.ArgumentParser()
 ap.add_argument("policy")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--n", type=int, default=16, help="plain eval scenes")
+ap.add_argument("--set", nargs="*", default=[], help="ExperimentSettings overrides KEY=VALUE")
 a = ap.parse_args()
 torch.set_num_threads(1)
-s = ExperimentSettings()
+s = apply_overrides(ExperimentSettings(), a.set)
 cells, side = s.grid_cells, s.scene_px
 lm = load_model_and_processor(a.policy, max_pixels=TOY_MAX_PIXELS, device="cpu")
 model, proc = lm.model, lm.processor
@@ -50,7 +52,7 @@ for cfg in (model.config, model.config.text_config):
     cfg._attn_implementation = "eager"  # sdpa returns no attention weights
 recs = build_split(
     "eval", a.n, a.seed, kind="plain", wordings="train", size_px=side, layout="grid",
-    grid_cells=cells,
+    grid_cells=cells, position_phrases=s.position_phrases,
 )  # fmt: skip
 mass, target, objects, chance = [], [], [], []
 for r in recs:

@@ -30,6 +30,7 @@ import torch
 
 from georeason.geometry import box_iou_matrix
 from georeason.models.policy import Policy, encode_batch, localization_from_text, model_input_sizes
+from georeason_toyworld.cli import apply_overrides
 from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou, scene_objects
 from georeason_toyworld.pretrain import (
     TOY_MAX_PIXELS,
@@ -46,9 +47,10 @@ ap.add_argument("policy")
 ap.add_argument("--adapter", help="LoRA adapter folder (a GRPO run)")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--n", type=int, default=100, help="queries per kind")
+ap.add_argument("--set", nargs="*", default=[], help="ExperimentSettings overrides KEY=VALUE")
 a = ap.parse_args()
 torch.set_num_threads(1)
-s = ExperimentSettings()
+s = apply_overrides(ExperimentSettings(), a.set)
 policy = Policy.from_pretrained(
     a.policy,
     adapter=a.adapter,
@@ -122,6 +124,7 @@ for kind in ("plain", "implicit", "neutral"):
         size_px=s.scene_px,
         layout=s.layout,
         grid_cells=s.grid_cells,
+        position_phrases=s.position_phrases,
     )
     rng = np.random.default_rng(a.seed)
     if kind == "neutral":  # the plain scenes, asked with a neutral query (neutral_query)
