@@ -51,6 +51,9 @@ ap.add_argument(
     metavar=("LO", "HI"),
     help="categories per scene (generate_scene's num_categories; default its own 3-5)",
 )
+ap.add_argument(
+    "--init", help="continue from this pretrained model folder (copied) instead of a new model"
+)
 ap.add_argument("--neval", type=int, default=100)
 ap.add_argument("--seed", type=int, default=0, help="split and model seed")
 ap.add_argument("--hidden", type=int, default=ToyModelSize.hidden, help="language model width")
@@ -79,7 +82,13 @@ plain = build_split(
 )
 implicit = build_split("eval", a.neval, a.seed, kind="implicit", wordings="train", **kw)
 d = f"/tmp/probe_hand_{a.name}"
-make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=a.seed)
+if a.init:  # a second pretraining stage on a copy of an earlier probe's model
+    import shutil
+
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(a.init, d, ignore=shutil.ignore_patterns("log.jsonl"))
+else:
+    make_toy_model(d, ToyModelSize(hidden=a.hidden, layers=a.layers), seed=a.seed)
 cfg = PretrainConfig(
     steps=a.steps, hand_batch=a.hand, eye_batch=a.eye, caption_batch=a.cap, lr=a.lr, seed=a.seed
 )

@@ -27,6 +27,7 @@ from georeason_toyworld.splits import build_split
 
 ap = argparse.ArgumentParser()
 ap.add_argument("policy")
+ap.add_argument("--adapter", help="LoRA adapter folder of the policy (a GRPO run)")
 ap.add_argument("--verifier", help="verifier model folder (default: the policy itself)")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--n", type=int, default=100, help="queries")
@@ -45,7 +46,11 @@ recs = build_split(
     grid_cells=s.grid_cells,
 )
 policy = Policy.from_pretrained(
-    a.policy, max_pixels=TOY_MAX_PIXELS, device="cpu", prompt_template=TOY_POLICY_TEMPLATE
+    a.policy,
+    adapter=a.adapter,
+    max_pixels=TOY_MAX_PIXELS,
+    device="cpu",
+    prompt_template=TOY_POLICY_TEMPLATE,
 )
 if a.verifier:
     eye = LocalVerifier.from_pretrained(a.verifier, max_pixels=TOY_MAX_PIXELS, batch_size=64)
