@@ -20,8 +20,10 @@ class ExperimentSettings:
             ``docs/toyworld/README.md``).
         layout, grid_cells: scene layout (``"grid"``: one object per cell, see
             :mod:`georeason_toyworld.grid`; ``"free"``: the first toy's free placement).
-        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy, think-grounding
-            examples per step and the zero-padding of the Hand's coordinates
+        hand_stage_steps: SFT steps of the policy's first stage, Hand examples only (0: none).
+        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy's (second) stage
+            with the Hand, Eye and caption mix, its think-grounding examples per step and the
+            zero-padding of the Hand's coordinates
             (:class:`georeason_toyworld.pretrain.PretrainConfig`).
         position_phrases: whether plain expressions carry position phrases, in every split
             (:func:`georeason_toyworld.splits.build_split`).
@@ -55,6 +57,7 @@ class ExperimentSettings:
     scene_px: int = 96
     layout: str = "grid"
     grid_cells: int = 3
+    hand_stage_steps: int = 0
     pretrain_steps: int = 600
     ground_batch: int = 0
     coord_digits: int = 0
@@ -89,6 +92,7 @@ QUICK = ExperimentSettings(
     n_pretrain=64,
     n_rl=8,
     n_eval=8,
+    hand_stage_steps=2,
     pretrain_steps=6,
     ground_batch=2,
     teacher_steps=4,

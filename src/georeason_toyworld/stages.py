@@ -62,18 +62,33 @@ def _pretrained_model(
     size: Any,
     model_seed: int,
     split: dict[str, Any],
-    config: PretrainConfig,
+    configs: list[PretrainConfig],
     log_path: Path,
     device: str = "cpu",
 ) -> dict[str, Any]:
     """One job of :func:`georeason_toyworld.grpo.run_jobs`: build the pretrain split in the
-    worker (not pickled), write a random toy model, pretrain it in place."""
+    worker (not pickled), write a random toy model, pretrain it in place, one stage per config.
+
+    Returns:
+        ``{"steps", "wall_s", "final_loss"}`` over all stages (the loss of the last) and
+        ``"stages"``, each stage's own :func:`~georeason_toyworld.pretrain.pretrain` result.
+    """
     from georeason_toyworld.splits import build_split
 
     records = build_split("pretrain", **split)
     make_toy_model(model_dir, size, seed=model_seed)
-    label = f"pretrain {Path(model_dir).name} (seed {split['seed']})"
-    return pretrain(model_dir, records, config, log_path=log_path, progress=label, device=device)
+    stages = []
+    for k, config in enumerate(configs, 1):
+        label = f"pretrain {Path(model_dir).name} (seed {split['seed']}, stage {k}/{len(configs)})"
+        stages.append(
+            pretrain(model_dir, records, config, log_path=log_path, progress=label, device=device)
+        )
+    return {
+        "steps": sum(x["steps"] for x in stages),
+        "wall_s": sum(x["wall_s"] for x in stages),
+        "final_loss": stages[-1]["final_loss"],
+        "stages": stages,
+    }
 
 
 def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
@@ -86,12 +101,19 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     """
     from georeason_toyworld.grpo import run_jobs
 
-    policy_cfg = PretrainConfig(
+    mixed = PretrainConfig(
         steps=s.pretrain_steps,
         ground_batch=s.ground_batch,
         coord_digits=s.coord_digits,
         seed=seed,
     )
+    policy_cfgs = [mixed]
+    if s.hand_stage_steps:  # Hand examples only first: with the Eye and captions mixed in from
+        # the start, the Hand had not learned to look after 1,500 steps (8 % plain, 2026-12-02)
+        hand = dataclasses.replace(
+            mixed, steps=s.hand_stage_steps, eye_batch=0, caption_batch=0, seed=seed + 2000
+        )
+        policy_cfgs = [hand, mixed]
     # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
     teacher_cfg = PretrainConfig(
         steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
@@ -103,7 +125,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
                 "split": split,
                 "policy_size": dataclasses.asdict(s.policy_size),
                 "teacher_size": dataclasses.asdict(s.teacher_size),
-                "policy_config": dataclasses.asdict(policy_cfg),
+                "policy_config": [dataclasses.asdict(c) for c in policy_cfgs],
                 "teacher_config": dataclasses.asdict(teacher_cfg),
             }
         )
@@ -127,7 +149,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
                 s.policy_size,
                 seed,
                 split,
-                policy_cfg,
+                policy_cfgs,
                 out / "pretrain_policy_log.jsonl",
                 s.device,
             ),
@@ -139,7 +161,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
                 s.teacher_size,
                 seed + 1000,
                 split,
-                teacher_cfg,
+                [teacher_cfg],
                 out / "pretrain_teacher_log.jsonl",
                 s.device,
             ),
@@ -148,7 +170,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     pre_policy, pre_teacher = run_jobs(jobs, s.workers)
     done = {
         "key": key,
-        "policy": {**pre_policy, "config": dataclasses.asdict(policy_cfg)},
+        "policy": {**pre_policy, "config": [dataclasses.asdict(c) for c in policy_cfgs]},
         "teacher": {**pre_teacher, "config": dataclasses.asdict(teacher_cfg)},
         "stage_wall_s": time.perf_counter() - t0,
         "workers": s.workers,
