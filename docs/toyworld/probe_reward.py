@@ -13,6 +13,7 @@ the true IoU, which training never sees. Prints one JSON line. One CPU thread::
 
 import argparse
 import json
+from collections import Counter
 
 import numpy as np
 import torch
@@ -58,6 +59,7 @@ else:
     eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
 picked = sample_best_of_n(policy, eye, recs, s)
 score, iou, named, adv_hit, top_is_hit, groups_with_hit = [], [], [], [], [], 0
+distinct, top_share, nouns = [], [], Counter()
 for rec, b in zip(recs, picked, strict=True):
     ious = [record_iou(c, rec) for c in b.candidates]
     sc = np.asarray(b.scores, float)
@@ -71,6 +73,10 @@ for rec, b in zip(recs, picked, strict=True):
     iou.extend(ious)
     want = think_text(rec["target_category"])
     named.extend(want in c.text.split("</think>")[0] for c in b.candidates)
+    thinks = [c.parse.reasoning for c in b.candidates]  # exploration over what is named
+    distinct.append(len(set(thinks)))
+    top_share.append(Counter(thinks).most_common(1)[0][1] / len(thinks))
+    nouns.update(thinks)
 score_a, iou_a, named_a = np.asarray(score), np.asarray(iou), np.asarray(named)
 hit_a = iou_a >= 0.5
 out = {
@@ -89,5 +95,8 @@ out = {
     "groups_with_a_hit": groups_with_hit,
     "top_score_is_a_hit_in_those": round(float(np.mean(top_is_hit)), 3) if top_is_hit else None,
     "mean_advantage_of_hits": round(float(np.mean(adv_hit)), 3) if adv_hit else None,
+    "distinct_reasonings_per_group": round(float(np.mean(distinct)), 2),
+    "top_reasoning_share_per_group": round(float(np.mean(top_share)), 3),
+    "reasonings": dict(nouns.most_common(9)),
 }
 print(json.dumps(out))

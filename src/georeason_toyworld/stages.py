@@ -110,9 +110,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     policy_cfgs = [mixed]
     if s.hand_stage_steps:  # Hand examples only first: with the Eye and captions mixed in from
         # the start, the Hand had not learned to look after 1,500 steps (8 % plain, 2026-12-02)
-        hand = dataclasses.replace(
-            mixed, steps=s.hand_stage_steps, eye_batch=0, caption_batch=0, seed=seed + 2000
-        )
+        hand = dataclasses.replace(mixed, steps=s.hand_stage_steps, eye_batch=0, caption_batch=0)
         policy_cfgs = [hand, mixed]
     # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
     teacher_cfg = PretrainConfig(
