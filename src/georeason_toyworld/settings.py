@@ -25,10 +25,11 @@ class ExperimentSettings:
             3-digit coordinates: plain Acc@0.5 79 %, implicit 8 %, Eye 90 % (probe D3NXLPHE,
             2026-12-02); the old 600 mixed steps with phrases read the position from the text
             and found nothing in the image (8 % on expressions without a phrase).
-        pretrain_steps, ground_batch, coord_digits: SFT steps of the policy's (second) stage
-            with the Hand, Eye and caption mix, its think-grounding examples per step and the
-            zero-padding of the Hand's coordinates
-            (:class:`georeason_toyworld.pretrain.PretrainConfig`).
+        pretrain_steps, ground_batch, ground_queries, coord_digits: SFT steps of the policy's
+            (second) stage with the Hand, Eye and caption mix, its think-grounding examples per
+            step and their queries, and the zero-padding of the Hand's coordinates
+            (:class:`georeason_toyworld.pretrain.PretrainConfig`; the Hand-only stage has no
+            think-grounding examples).
         position_phrases: whether plain expressions carry position phrases, in every split
             (:func:`georeason_toyworld.splits.build_split`).
         policy_size: width/depth of the policy.
@@ -64,6 +65,7 @@ class ExperimentSettings:
     hand_stage_steps: int = 1500
     pretrain_steps: int = 300
     ground_batch: int = 0
+    ground_queries: str = "varied"
     coord_digits: int = 3
     position_phrases: bool = False
     policy_size: ToyModelSize = field(default_factory=ToyModelSize)

@@ -104,6 +104,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     mixed = PretrainConfig(
         steps=s.pretrain_steps,
         ground_batch=s.ground_batch,
+        ground_queries=s.ground_queries,
         coord_digits=s.coord_digits,
         seed=seed,
     )
