@@ -13,7 +13,9 @@ class ExperimentSettings:
 
     Attributes:
         n_pretrain, n_rl, n_eval: scenes per split (one query each); ``n_eval`` >= 100 for
-            the report's numbers.
+            the report's numbers. ``n_rl`` = ``prompts_per_step x grpo_steps``: every RL
+            prompt is a new scene (with 256 scenes seen six times the rollouts learned each
+            scene's box instead of the query, probe R3x).
         scene_px: side of the square scenes in pixels (96: a 3 x 3 grid of 32 px visual
             tokens for the toy Qwen3-VL; 128 / 4 x 4 until 2026-12-02, when the 3 x 3 grid with
             twice the pretraining scenes lifted the plain Hand from 21 % to 42 %,
@@ -37,7 +39,9 @@ class ExperimentSettings:
         grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).
         num_generations: rollouts per prompt (RemoteZero: 4; ours 8: more exploration per
             prompt for a tiny policy).
-        prompts_per_step: prompts per GRPO step (batch = prompts x generations).
+        prompts_per_step: prompts per GRPO step (batch = prompts x generations). 16 (4 until
+            2026-12-02): with 4 the verification reward did not rise during RemoteZero
+            training; with 16 it did (probes R3a / R3p, ``docs/toyworld/README.md``).
         temperature: rollout temperature (both papers: 0.9).
         grpo_lr: LoRA learning rate (the papers' 1e-6 is for 7-8B models).
         lr_scheduler: learning-rate schedule of GRPO (``"constant"``).
@@ -57,7 +61,7 @@ class ExperimentSettings:
     """
 
     n_pretrain: int = 4000
-    n_rl: int = 256
+    n_rl: int = 1600
     n_eval: int = 100
     scene_px: int = 96
     layout: str = "grid"
@@ -75,7 +79,7 @@ class ExperimentSettings:
     teacher_steps: int = 500
     grpo_steps: int = 100
     num_generations: int = 8
-    prompts_per_step: int = 4
+    prompts_per_step: int = 16
     temperature: float = 0.9
     grpo_lr: float = 3e-4
     lr_scheduler: str = "constant"
