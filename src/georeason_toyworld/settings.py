@@ -31,7 +31,10 @@ class ExperimentSettings:
             (second) stage with the Hand, Eye and caption mix, its think-grounding examples per
             step and their queries, and the zero-padding of the Hand's coordinates
             (:class:`georeason_toyworld.pretrain.PretrainConfig`; the Hand-only stage has no
-            think-grounding examples).
+            think-grounding examples). 16 think-grounding examples with varied neutral queries:
+            on an implicit query the Hand then names a different object of the scene from
+            sample to sample (4.5 reasonings per group of 8 instead of 1.3), and RemoteZero
+            moved implicit Acc@0.5 from 24 to 56 % (probe R3z, seed 0).
         position_phrases: whether plain expressions carry position phrases, in every split
             (:func:`georeason_toyworld.splits.build_split`).
         policy_size: width/depth of the policy.
@@ -68,7 +71,7 @@ class ExperimentSettings:
     grid_cells: int = 3
     hand_stage_steps: int = 1500
     pretrain_steps: int = 300
-    ground_batch: int = 0
+    ground_batch: int = 16
     ground_queries: str = "varied"
     coord_digits: int = 3
     position_phrases: bool = False
