@@ -29,12 +29,11 @@ import numpy as np
 import torch
 
 from georeason.geometry import box_iou_matrix
-from georeason.models.policy import Policy, encode_batch, localization_from_text, model_input_sizes
+from georeason.models.policy import encode_batch, localization_from_text, model_input_sizes
 from georeason_toyworld.cli import apply_overrides
-from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou, scene_objects
+from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou, scene_objects, toy_policy
 from georeason_toyworld.pretrain import (
     TOY_MAX_PIXELS,
-    TOY_POLICY_TEMPLATE,
     hand_target,
     think_text,
 )
@@ -51,13 +50,7 @@ ap.add_argument("--set", nargs="*", default=[], help="ExperimentSettings overrid
 a = ap.parse_args()
 torch.set_num_threads(1)
 s = apply_overrides(ExperimentSettings(), a.set)
-policy = Policy.from_pretrained(
-    a.policy,
-    adapter=a.adapter,
-    max_pixels=TOY_MAX_PIXELS,
-    device="cpu",
-    prompt_template=TOY_POLICY_TEMPLATE,
-)
+policy = toy_policy(a.policy, a.adapter)
 tok = policy.processor.tokenizer
 
 
@@ -121,10 +114,7 @@ for kind in ("plain", "implicit", "neutral"):
         a.seed,
         kind="plain" if kind == "neutral" else kind,
         wordings="train",
-        size_px=s.scene_px,
-        layout=s.layout,
-        grid_cells=s.grid_cells,
-        position_phrases=s.position_phrases,
+        **s.split_kwargs(),
     )
     rng = np.random.default_rng(a.seed)
     if kind == "neutral":  # the plain scenes, asked with a neutral query (neutral_query)

@@ -33,12 +33,7 @@ ap.add_argument("--grpo", nargs="*", default=[], help="raw GRPOConfig overrides 
 a = ap.parse_args()
 torch.set_num_threads(1)
 s = apply_overrides(ExperimentSettings(), a.set)
-kw = {
-    "size_px": s.scene_px,
-    "layout": s.layout,
-    "grid_cells": s.grid_cells,
-    "position_phrases": s.position_phrases,
-}
+kw = s.split_kwargs()
 root = Path(f"/tmp/probe_grpo_{a.name}")
 kind = "plain" if a.data == "plain" else "implicit"
 boxed = build_split("rl", s.n_rl, 0, kind=kind, with_boxes=True, **kw)

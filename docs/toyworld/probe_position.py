@@ -15,8 +15,7 @@ import json
 import numpy as np
 import torch
 
-from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou
-from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE
+from georeason_toyworld.evaluate import MAX_NEW_TOKENS, record_iou, toy_policy
 from georeason_toyworld.queries import POSITION_PHRASES
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
@@ -29,7 +28,6 @@ ap.add_argument("--n", type=int, default=300, help="plain expressions")
 a = ap.parse_args()
 torch.set_num_threads(1)
 
-from georeason.models.policy import Policy  # noqa: E402  (after the thread setting)
 
 s = ExperimentSettings()
 recs = build_split(
@@ -38,17 +36,9 @@ recs = build_split(
     a.seed,
     kind="plain",
     wordings="train",
-    size_px=s.scene_px,
-    layout=s.layout,
-    grid_cells=s.grid_cells,
+    **{**s.split_kwargs(), "position_phrases": True},  # the split this probe is about
 )
-policy = Policy.from_pretrained(
-    a.policy,
-    adapter=a.adapter,
-    max_pixels=TOY_MAX_PIXELS,
-    device="cpu",
-    prompt_template=TOY_POLICY_TEMPLATE,
-)
+policy = toy_policy(a.policy, a.adapter)
 locs = policy.locate(
     [r["image"] for r in recs],
     [r["query"] for r in recs],

@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from georeason.models.policy import Policy
 from georeason.models.verifier import LocalVerifier
-from georeason_toyworld.evaluate import record_iou, sample_best_of_n
-from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE, think_text
+from georeason_toyworld.evaluate import record_iou, sample_best_of_n, toy_policy
+from georeason_toyworld.pretrain import TOY_MAX_PIXELS, think_text
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
 
@@ -42,17 +41,9 @@ recs = build_split(
     a.seed,
     kind="implicit",
     wordings="train",
-    size_px=s.scene_px,
-    layout=s.layout,
-    grid_cells=s.grid_cells,
+    **s.split_kwargs(),
 )
-policy = Policy.from_pretrained(
-    a.policy,
-    adapter=a.adapter,
-    max_pixels=TOY_MAX_PIXELS,
-    device="cpu",
-    prompt_template=TOY_POLICY_TEMPLATE,
-)
+policy = toy_policy(a.policy, a.adapter)
 if a.verifier:
     eye = LocalVerifier.from_pretrained(a.verifier, max_pixels=TOY_MAX_PIXELS, batch_size=64)
 else:

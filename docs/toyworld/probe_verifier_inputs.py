@@ -30,7 +30,7 @@ from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
 
 s = ExperimentSettings()
-kw = {"size_px": s.scene_px, "layout": s.layout, "grid_cells": s.grid_cells}
+kw = s.split_kwargs()
 
 
 def eval_records(seed: int) -> list:

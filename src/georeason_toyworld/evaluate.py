@@ -74,6 +74,31 @@ def sample_best_of_n(policy: Any, eye: Any, records: Sequence[dict[str, Any]], s
     )
 
 
+def toy_policy(
+    model_dir: str | Path, adapter: str | Path | None = None, device: str = "cpu"
+) -> Any:
+    """A :class:`georeason.models.policy.Policy` of a toy checkpoint, with the toy pixel budget
+    (:data:`~georeason_toyworld.pretrain.TOY_MAX_PIXELS`) and prompt
+    (:data:`~georeason_toyworld.pretrain.TOY_POLICY_TEMPLATE`) it was trained with.
+
+    Args:
+        model_dir: policy checkpoint folder; adapter: LoRA adapter folder (a GRPO run) or None;
+        device: ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        georeason.errors.ModelLoadError: as :meth:`georeason.models.policy.Policy.from_pretrained`.
+    """
+    from georeason.models.policy import Policy
+
+    return Policy.from_pretrained(
+        model_dir,
+        adapter=adapter,
+        max_pixels=TOY_MAX_PIXELS,
+        device=device,
+        prompt_template=TOY_POLICY_TEMPLATE,
+    )
+
+
 def hand_metrics(
     model_dir: str | Path,
     records: Sequence[dict[str, Any]],
@@ -97,15 +122,7 @@ def hand_metrics(
         target boxes); ``think_hit_rate`` = share of answers whose reasoning names the target's
         category (:func:`georeason_toyworld.pretrain.think_text`).
     """
-    from georeason.models.policy import Policy
-
-    policy = Policy.from_pretrained(
-        model_dir,
-        adapter=adapter,
-        max_pixels=TOY_MAX_PIXELS,
-        device=device,
-        prompt_template=TOY_POLICY_TEMPLATE,
-    )
+    policy = toy_policy(model_dir, adapter, device)
     locs = policy.locate(
         [r["image"] for r in records],
         [r["query"] for r in records],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from georeason_toyworld.pretrain import ToyModelSize
 
@@ -98,6 +99,16 @@ class ExperimentSettings:
     bestofn_samples: int = 8
     device: str = "cpu"
     workers: int = 2
+
+    def split_kwargs(self) -> dict[str, Any]:
+        """The scene and wording keywords of :func:`georeason_toyworld.splits.build_split`
+        for this run (``size_px``, ``layout``, ``grid_cells``, ``position_phrases``)."""
+        return {
+            "size_px": self.scene_px,
+            "layout": self.layout,
+            "grid_cells": self.grid_cells,
+            "position_phrases": self.position_phrases,
+        }
 
 
 #: The ``--quick`` variant: every stage runs, on a few samples and steps (checks wiring only).

@@ -20,15 +20,6 @@ EVAL_SETS: dict[str, tuple[str, str]] = {
 }
 
 
-def _split_kwargs(s: Any) -> dict[str, Any]:
-    return {
-        "size_px": s.scene_px,
-        "layout": s.layout,
-        "grid_cells": s.grid_cells,
-        "position_phrases": s.position_phrases,
-    }
-
-
 def build_data(out: Path, seed: int, s: Any) -> dict[str, Any]:
     """Write the GRPO data and build the eval sets.
 
@@ -41,7 +32,7 @@ def build_data(out: Path, seed: int, s: Any) -> dict[str, Any]:
     """
     from georeason_toyworld.splits import build_split, write_split
 
-    kw = _split_kwargs(s)
+    kw = s.split_kwargs()
     rl = build_split("rl", s.n_rl, seed, **kw)
     rl_boxes = build_split("rl", s.n_rl, seed, with_boxes=True, **kw)
     plain = build_split("rl", s.n_rl, seed, kind="plain", with_boxes=True, **kw)
@@ -117,7 +108,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
     teacher_cfg = PretrainConfig(
         steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
     )
-    split = {"n": s.n_pretrain, "seed": seed, **_split_kwargs(s)}
+    split = {"n": s.n_pretrain, "seed": seed, **s.split_kwargs()}
     key = json.loads(
         json.dumps(
             {
@@ -211,15 +202,12 @@ def bestofn_metrics(
     """
     import torch
 
-    from georeason.models.policy import Policy
     from georeason.models.verifier import LocalVerifier
-    from georeason_toyworld.evaluate import record_iou, sample_best_of_n
-    from georeason_toyworld.pretrain import TOY_MAX_PIXELS, TOY_POLICY_TEMPLATE
+    from georeason_toyworld.evaluate import record_iou, sample_best_of_n, toy_policy
+    from georeason_toyworld.pretrain import TOY_MAX_PIXELS
 
     recs = evals["implicit_train_wordings"]
-    policy = Policy.from_pretrained(
-        policy_dir, max_pixels=TOY_MAX_PIXELS, device=s.device, prompt_template=TOY_POLICY_TEMPLATE
-    )
+    policy = toy_policy(policy_dir, device=s.device)
     eye = LocalVerifier(policy.model, policy.processor, max_pixels=TOY_MAX_PIXELS, batch_size=64)
     torch.manual_seed(seed)
     picked = sample_best_of_n(policy, eye, recs, s)
