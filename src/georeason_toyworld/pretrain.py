@@ -498,9 +498,10 @@ class PretrainConfig:
             query is involved.
         ground_queries: ``"fixed"`` (default): every think-grounding example asks
             :data:`GROUND_QUERY`; ``"varied"``: a new
-            :func:`georeason_toyworld.queries.neutral_query` each (ours). With the fixed
-            sentence the box followed the reasoning on that sentence only (2026-12-02 probes
-            in ``docs/toyworld/README.md``).
+            :func:`georeason_toyworld.queries.neutral_query` each (ours). Varied queries are
+            the default of the toy-world run: with them, on an implicit query the Hand names a
+            different object of the scene from sample to sample, which RemoteZero needs
+            (2026-12-02 probes in ``docs/toyworld/README.md``).
         detect_batch: scene-listing examples per step (ours; 0: none): the neutral
             :data:`DETECT_QUERY`, the reasoning names every object in reading order (rows top
             to bottom, then left to right, by box centre) and the answer lists their boxes in
