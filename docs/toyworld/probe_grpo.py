@@ -1,7 +1,8 @@
 """GRPO probe (2026-12-01; not part of ``georeason-toyworld run``): one GRPO run on a pretrained
 toy policy with the experiment's settings, one setting changed at a time from the command line.
 
-Prints the Hand before/after on plain and implicit (train wordings) eval scenes of seed 0 and the
+Prints the Hand before/after on plain and implicit (train wordings) eval scenes of seed ``--seed``
+(default 0; the RL scenes and TRL's seed too) and the
 per-step diagnostics (first 10 -> last 10 steps). One CPU thread. Example::
 
     OMP_NUM_THREADS=1 python docs/toyworld/probe_grpo.py --policy /tmp/probe_hand_G2 \\
@@ -29,6 +30,7 @@ ap.add_argument("--data", default="plain", choices=["plain", "implicit"])
 ap.add_argument("--name", required=True)
 ap.add_argument("--set", nargs="*", default=[], help="ExperimentSettings overrides k=v")
 ap.add_argument("--neval", type=int, default=100)
+ap.add_argument("--seed", type=int, default=0, help="split and GRPO seed (the run's seed)")
 ap.add_argument("--grpo", nargs="*", default=[], help="raw GRPOConfig overrides k=v (YAML values)")
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -36,25 +38,28 @@ s = apply_overrides(ExperimentSettings(), a.set)
 kw = s.split_kwargs()
 root = Path(f"/tmp/probe_grpo_{a.name}")
 kind = "plain" if a.data == "plain" else "implicit"
-boxed = build_split("rl", s.n_rl, 0, kind=kind, with_boxes=True, **kw)
+boxed = build_split("rl", s.n_rl, a.seed, kind=kind, with_boxes=True, **kw)
 if a.mode == "remotezero":
-    data = write_split(build_split("rl", s.n_rl, 0, kind=kind, **kw), root / "data", overwrite=True)
+    data = write_split(
+        build_split("rl", s.n_rl, a.seed, kind=kind, **kw), root / "data", overwrite=True
+    )
 else:
     data = write_split(boxed, root / "data", overwrite=True)
 evals = {
-    "plain": build_split("eval", a.neval, 0, kind="plain", wordings="train", **kw),
+    "plain": build_split("eval", a.neval, a.seed, kind="plain", wordings="train", **kw),
     "implicit_train_wordings": build_split(
         "eval", a.neval, 0, kind="implicit", wordings="train", **kw
     ),
 }
 verifier = {"kind": "local", "model": a.teacher} if a.teacher else None
-raw = grpo_config(s, a.mode, a.policy, root / "run", data, 0, verifier=verifier)
+raw = grpo_config(s, a.mode, a.policy, root / "run", data, a.seed, verifier=verifier)
 for kv in a.grpo:
     k, v = kv.split("=", 1)
     raw["grpo"][k] = yaml.safe_load(v)
 r = grpo_run(a.name, raw, evals, a.policy, {x["id"]: x["boxes_xyxy_px"] for x in boxed})
 out = {
     "name": a.name,
+    "seed": a.seed,
     "grpo": a.grpo,
     "set": a.set,
     "mode": a.mode,
