@@ -89,6 +89,18 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     again = json.loads((out / "results.json").read_text())["per_seed"][0]
     assert all(r["steps"] == 1 for r in again["runs"].values())
     assert policy_weights.read_bytes() == before
+    # a setting that no GRPO run reads (best-of-N's N) reruns the seed but reuses every
+    # finished GRPO run; one that changes their data (the eval scenes) trains them again
+    argv += ["--set", "bestofn_samples=3"]
+    assert tw_cli.main(argv) == 0
+    log = capsys.readouterr().out
+    assert sorted(x.split()[5] for x in log.splitlines() if "finished GRPO run" in x) == sorted(
+        RUNS
+    )
+    third = json.loads((out / "results.json").read_text())["per_seed"][0]
+    assert third["runs"] == again["runs"] and third["bestofn"]["n_samples"] == 3
+    assert tw_cli.main(argv + ["n_eval=6"]) == 0
+    assert "finished GRPO run" not in capsys.readouterr().out
 
 
 def test_rl_records_with_boxes_are_the_rl_records_plus_their_answers():

@@ -8,6 +8,8 @@ with targets that the training data does not carry.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import shutil
 import time
 from collections.abc import Sequence
@@ -157,12 +159,23 @@ def grpo_run(
     base_model: str,
     monitor_boxes: dict[str, list[list[float]]],
 ) -> dict[str, Any]:
-    """Train one GRPO run (fresh folder) and evaluate its adapter on every eval set."""
+    """Train one GRPO run (fresh folder) and evaluate its adapter on every eval set.
+
+    A finished run leaves ``run_result.json`` in its output folder; a later call with the same
+    config, the same base (and verifier) weights and the same eval records returns it instead
+    of training again (so an interrupted multi-hour run resumes at the first unfinished GRPO
+    run). Anything else starts the run afresh.
+    """
     from georeason.training.config import config_from_dict
     from georeason.training.trainer import train
     from georeason_toyworld.evaluate import hand_metrics
 
     out = Path(raw["output_dir"])
+    key = _run_key(raw, base_model, eval_sets)
+    done = _finished_run(out, key)
+    if done is not None:
+        print(f"reusing the finished GRPO run {name} in {out}", flush=True)
+        return done
     if out.exists():
         shutil.rmtree(out)
     monitors = [functools.partial(SampledBoxMonitor, monitor_boxes, m) for m in ("iou", "acc50")]
@@ -174,7 +187,7 @@ def grpo_run(
         k: hand_metrics(base_model, recs, adapter=result.adapter_dir, device=device)
         for k, recs in eval_sets.items()
     }
-    return {
+    res = {
         "name": name,
         "mode": raw["mode"],
         "verifier": raw.get("verifier"),
@@ -187,6 +200,72 @@ def grpo_run(
         "merged_dir": str(result.merged_dir) if result.merged_dir else None,
         "adapter_dir": str(result.adapter_dir),
     }
+    (out / "run_result.json").write_text(json.dumps({"key": key, "result": res}) + "\n")
+    return res
+
+
+def _weights_digest(model_dir: str | Path) -> str | None:
+    """SHA-256 of a model folder's ``model.safetensors`` (None when there is none)."""
+    path = Path(model_dir) / "model.safetensors"
+    if not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _folder_digest(path: str | Path) -> str:
+    """SHA-256 over the names and bytes of every file under ``path`` (or of the file)."""
+    root = Path(path)
+    files = sorted(root.rglob("*")) if root.is_dir() else [root]
+    h = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _run_key(raw: dict[str, Any], base_model: str, eval_sets: dict[str, Any]) -> dict[str, Any]:
+    """What a finished run's results depend on: its config, the weights it starts from and is
+    verified by, its training data and the eval records (digests)."""
+    verifier = raw.get("verifier") or {}
+    h = hashlib.sha256()
+    for name in sorted(eval_sets):
+        for rec in eval_sets[name]:
+            h.update(name.encode())
+            for k in sorted(rec):
+                v = rec[k]  # PIL images by their pixels, the rest by their JSON
+                h.update(k.encode())
+                h.update(v.tobytes() if hasattr(v, "tobytes") else json.dumps(v).encode())
+    return json.loads(
+        json.dumps(
+            {
+                "raw": raw,
+                "base_weights": _weights_digest(base_model),
+                "verifier_weights": _weights_digest(verifier["model"])
+                if verifier.get("model")
+                else None,
+                "evals": h.hexdigest(),
+                "data": _folder_digest(Path(raw["data"]["path"]).parent),  # with its images
+            },
+            default=str,
+        )
+    )
+
+
+def _finished_run(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored result of a finished run with this key whose model folders still exist."""
+    path = out / "run_result.json"
+    if not path.is_file():
+        return None
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    res = done.get("result") or {}
+    dirs = [res.get("adapter_dir"), res.get("merged_dir")]
+    if done.get("key") != key or not all(Path(d).is_dir() for d in dirs if d):
+        return None
+    return res
 
 
 def grpo_job(name: str, raw: dict[str, Any], evals, base: str, boxes) -> tuple[Any, tuple]:
