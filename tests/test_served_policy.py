@@ -280,3 +280,58 @@ def test_app_backend_with_a_served_policy(served_url, tiny_qwen25vl_dir, samples
     assert res.files["result.geojson"].is_file() and res.georeferenced
     with pytest.raises(GeoreasonError, match="type a query"):
         backend.run(str(samples_dir / "images/neon_OSBS_029.tif"), "", "contour")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["scene_cls", "caption"])
+def test_geozero_tasks_through_policy_url(
+    served_url_for, task, tiny_qwen3vl_dir, tmp_path, samples_dir
+):
+    """GeoZero's free-text tasks through ``--policy-url`` give the in-process answers: greedy
+    (scene_cls) and 5-beam search (caption; ``transformers serve`` refuses vLLM's extra
+    fields with HTTP 422, so the client falls back to its ``generation_config`` field)."""
+    from georeason.cli import main
+
+    data = [
+        {
+            "conversations": [
+                {"from": "human", "value": f"<image>{q}"},
+                {"from": "gpt", "value": "golf course"},
+            ],
+            "images": [image],
+        }
+        for q, image in [
+            ("What scene is this?", "images/dior_00001.jpg"),
+            ("Describe the image.", "images/dota_P1888.png"),
+        ]
+    ]
+    (tmp_path / "g.json").write_text(json.dumps(data))
+    common = ["eval", "--dataset", "geozero", "--geozero-task", task, "--data"]
+    common += [str(tmp_path / "g.json"), "--root", str(samples_dir), "--max-new-tokens", "12"]
+    common += ["--no-progress"]
+    served = ["--policy-url", served_url_for("qwen3_vl"), "--policy-model"]
+    served += [str(tiny_qwen3vl_dir), "--model-family", "qwen3_vl", "--concurrency", "1"]
+    assert main([*common, "--model", str(tiny_qwen3vl_dir), "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, *served, "--out", str(tmp_path / "b")]) == 0
+    rows = [
+        [json.loads(x) for x in (tmp_path / d / "predictions.jsonl").read_text().splitlines()]
+        for d in "ab"
+    ]
+    assert [r["raw_output"] for r in rows[1]] == [r["raw_output"] for r in rows[0]]
+    assert any(r["raw_output"] for r in rows[0])
+    metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab"]
+    assert {k: v for k, v in metrics[0].items() if isinstance(v, float)} == {
+        k: v for k, v in metrics[1].items() if isinstance(v, float)
+    }
+
+
+def test_served_pixel_budget_follows_the_processor_rule():
+    """A ``max_pixels`` under the family's default minimum lowers the minimum (as the
+    processors do); an explicit minimum above the maximum is one clear error."""
+    url = "http://127.0.0.1:9/v1"  # never contacted
+    spec = ServedPolicy(url, "m", model_family="qwen3_vl", max_pixels=50_000).frame_spec
+    assert (spec.min_pixels, spec.max_pixels, spec.factor) == (50_000, 50_000, 32)
+    spec = ServedPolicy(url, "m", model_family="qwen2_5_vl").frame_spec
+    assert (spec.min_pixels, spec.max_pixels) == (56 * 56, 802_816)
+    with pytest.raises(UserInputError, match="min_pixels 90000 > max_pixels 50000"):
+        ServedPolicy(url, "m", model_family="qwen3_vl", max_pixels=50_000, min_pixels=90_000)

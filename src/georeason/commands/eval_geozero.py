@@ -34,15 +34,13 @@ def run_geozero(args: argparse.Namespace) -> int:
     else:
         if records is None:
             raise UserInputError("model mode needs the GeoZero evaluation file: pass --data")
-        if getattr(args, "policy_url", None):
-            raise UserInputError(
-                "--geozero-task runs a local --model (its free-text tasks are not served yet); "
-                "or score a served model's answers with --predictions"
-            )
         from georeason.eval.geozero_generate import generate_answers
 
         predictions = generate_answers(args, records, task, root)
-        source = {"kind": "model", "model": str(args.model)}
+        if getattr(args, "policy_url", None):
+            source = {"kind": "served", "model": f"{args.policy_model} @ {args.policy_url}"}
+        else:
+            source = {"kind": "model", "model": str(args.model)}
     if args.limit is not None:
         predictions = predictions[: args.limit]
     answers = answers_from_predictions(predictions, records, task)

@@ -6,10 +6,14 @@ at temperature 0.9, top-p 0.95, top-k 50. ``max_new_tokens`` 2048 there (``--max
 here). The optional system prompt is the script's "Type1" text (``--geozero-system``).
 
 Sampling is seeded per record (``seed + index``), so a resumed run draws what an uninterrupted
-run would have drawn for the same record. Answers are appended to ``OUT/predictions.jsonl``
-(one ``{"id", "raw_output", "pred", "label", "image_path"}`` a line) as they finish; rerunning
-skips the records already there. ``OUT/predictions.json`` is the same list in the format
-GeoZero's script writes, so either tool can re-score it.
+run would have drawn for the same record. With ``--policy-url`` the records go to the server
+``--concurrency`` at a time, each request carrying its record's seed and the task's decoding
+settings (:meth:`georeason.serving.policy_client.ServedPolicy.generate_chat`).
+
+Answers are appended to ``OUT/predictions.jsonl`` (one ``{"id", "raw_output", "pred", "label",
+"image_path"}`` a line) as they finish; rerunning skips the records already there.
+``OUT/predictions.json`` is the same list in the format GeoZero's script writes, so either tool
+can re-score it.
 """
 
 from __future__ import annotations
@@ -72,31 +76,47 @@ def generate_answers(
     todo = records if args.limit is None else records[: args.limit]
     pending = [r for r in todo if str(r.index) not in done]
     if pending:
-        from georeason.models.policy import Policy
+        served = getattr(args, "policy_url", None) is not None
+        if served:
+            from georeason.commands import load_policy_arg
 
-        policy = Policy.from_pretrained(
-            args.model, adapter=args.adapter, max_pixels=args.max_pixels
-        )
+            policy = load_policy_arg(args)
+        else:
+            from georeason.models.policy import Policy
+
+            policy = Policy.from_pretrained(
+                args.model, adapter=args.adapter, max_pixels=args.max_pixels
+            )
         if policy.weights == "random":
             print("NOTE: the model has RANDOM weights (a test model): the metrics test the "
                   "pipeline only.")  # fmt: skip
         preset = {**DECODING_PRESETS[task], "max_new_tokens": args.max_new_tokens}
-        with JsonlAppender(shard) as log:
-            for rec in tqdm(pending, desc=f"GeoZero {task}", disable=args.no_progress):
-                images = [read_image(resolve_image(p, root)) for p in rec.images]
-                torch.manual_seed(args.seed + rec.index)
-                (raw,) = policy.generate_chat(
-                    [chat_for(rec, args.geozero_system)], [images], **preset
-                )
-                row = {
-                    "id": str(rec.index),
-                    "raw_output": raw.strip(),
-                    "pred": extract_answer_block(raw),
-                    "label": list(rec.refs) if task == "caption" else rec.label,
-                    "image_path": rec.images[0],
-                }
-                log.write(row)
-                done[row["id"]] = row
+        chunk = policy.concurrency if served else 1  # a server answers chunks concurrently
+        with (
+            JsonlAppender(shard) as log,
+            tqdm(total=len(pending), desc=f"GeoZero {task}", disable=args.no_progress) as bar,
+        ):
+            for start in range(0, len(pending), chunk):
+                recs = pending[start : start + chunk]
+                chats = [chat_for(rec, args.geozero_system) for rec in recs]
+                images = [[read_image(resolve_image(p, root)) for p in r.images] for r in recs]
+                seeds = [args.seed + rec.index for rec in recs]
+                if served:
+                    raws = policy.generate_chat(chats, images, seeds=seeds, **preset)
+                else:
+                    torch.manual_seed(seeds[0])
+                    raws = policy.generate_chat(chats, images, **preset)
+                for rec, raw in zip(recs, raws, strict=True):
+                    row = {
+                        "id": str(rec.index),
+                        "raw_output": raw.strip(),
+                        "pred": extract_answer_block(raw),
+                        "label": list(rec.refs) if task == "caption" else rec.label,
+                        "image_path": rec.images[0],
+                    }
+                    log.write(row)
+                    done[row["id"]] = row
+                bar.update(len(recs))
     rows = [done[str(r.index)] for r in todo]
     write_json(out / "predictions.json", [{k: v for k, v in r.items() if k != "id"} for r in rows])
     return rows

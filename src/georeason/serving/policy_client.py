@@ -27,13 +27,16 @@ boxes).
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from georeason import prompts
 from georeason.errors import UserInputError
+from georeason.models.loading import pixel_budget
 from georeason.models.policy import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_MAX_PIXELS,
@@ -42,7 +45,12 @@ from georeason.models.policy import (
     localization_from_text,
     to_pil_rgb,
 )
-from georeason.serving.openai_chat import create_chat_completion, make_client, openai_content
+from georeason.serving.openai_chat import (
+    ServerResponseError,
+    create_chat_completion,
+    make_client,
+    openai_content,
+)
 
 #: model family -> (answer frame, resize factor = patch x merge, the processor's min_pixels)
 #: (Qwen2.5-VL: 14 x 2, 56 x 56 px; Qwen3-VL: 16 x 2, 256 x 256 px: the released
@@ -56,6 +64,12 @@ MODEL_FAMILIES: dict[str, tuple[str, int, int]] = {
 #: decodes with ``skip_special_tokens=True``, as vLLM does by default; ``transformers serve``
 #: keeps them, so they are removed here and every server gives the in-process text.
 QWEN_SPECIAL_TOKEN = re.compile(r"<\|[a-z_]+\|>")
+
+#: ``generate`` settings outside the OpenAI schema, sent as vLLM's extra sampling parameters
+#: (``top_k``, ``use_beam_search`` with ``n`` beams, ``length_penalty``, ``early_stopping``), or,
+#: to a server that refuses unknown fields (``transformers serve`` answers HTTP 422), inside the
+#: ``generation_config`` JSON field that server reads.
+EXTRA_DECODING_KEYS = ("top_k", "num_beams", "length_penalty", "early_stopping")
 
 _FAMILY_PATTERNS = (
     ("qwen3_vl", re.compile(r"qwen[-_ ]?3[-_ .]?vl", re.IGNORECASE)),
@@ -135,10 +149,18 @@ class ServedPolicy:
         self.arch = model_family_of(model, model_family)
         frame, factor, family_min = MODEL_FAMILIES[self.arch]
         self.frame = frame
+        try:  # the processors' rule: a default minimum above the maximum drops to it
+            budget = pixel_budget(
+                {"longest_edge": DEFAULT_MAX_PIXELS, "shortest_edge": family_min},
+                max_pixels,
+                min_pixels,
+            )
+        except ValueError as exc:
+            raise UserInputError(f"pixel budget: {exc}") from None
         self.frame_spec = FrameSpec(
             frame=frame,
-            min_pixels=int(min_pixels or family_min),
-            max_pixels=int(max_pixels or DEFAULT_MAX_PIXELS),
+            min_pixels=budget["shortest_edge"],
+            max_pixels=budget["longest_edge"],
             factor=factor,
         )
         self.max_pixels = self.frame_spec.max_pixels
@@ -150,6 +172,8 @@ class ServedPolicy:
         self.model_name = f"{model} @ {base_url}"
         self.concurrency = int(concurrency)
         self.client = make_client(base_url, api_key, timeout=timeout, max_retries=max_retries)
+        self._lock = threading.Lock()
+        self._generation_config_field = False  # set once a server refuses vLLM's extra fields
 
     def model_input(self, image: ImageLike) -> tuple[Any, tuple[int, int], tuple[int, int]]:
         """The image as sent: ``(PIL image resized by smart_resize, original (h, w), sent
@@ -191,6 +215,107 @@ class ServedPolicy:
         except (AttributeError, IndexError, TypeError):
             text = ""  # a malformed answer is no answer: it parses as no boxes
         return localization_from_text(text, original, sent, self.frame)
+
+    def _chat_request(
+        self,
+        chat: Sequence[dict[str, Any]],
+        images: Sequence[ImageLike],
+        seed: int | None,
+        decoding: dict[str, Any],
+    ) -> str:
+        from georeason.serving.verifier_client import encode_image_data_url
+
+        pil = [self.model_input(im)[0] for im in images]
+        body: dict[str, Any] = {
+            "model": self.served_model,
+            "messages": openai_content(chat, [encode_image_data_url(p) for p in pil]),
+            "max_tokens": int(decoding.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)),
+        }
+        sample = bool(decoding.get("do_sample", False))
+        body["temperature"] = float(decoding.get("temperature", 1.0)) if sample else 0.0
+        if sample:
+            body["top_p"] = float(decoding.get("top_p", 1.0))
+        if seed is not None:
+            body["seed"] = int(seed)
+        extra = {k: decoding[k] for k in EXTRA_DECODING_KEYS if k in decoding}
+        if not sample:
+            extra.pop("top_k", None)
+        if extra and not self._generation_config_field:
+            vllm = {k: v for k, v in extra.items() if k != "num_beams"}
+            if int(extra.get("num_beams", 1)) > 1:
+                vllm.update(use_beam_search=True, n=int(extra["num_beams"]))
+            try:
+                response = create_chat_completion(
+                    self.client, "policy server", **body, extra_body=vllm
+                )
+            except ServerResponseError as exc:
+                if "HTTP 422" not in str(exc):
+                    raise
+                with self._lock:  # a server that takes generate settings as JSON only
+                    self._generation_config_field = True
+        if extra and self._generation_config_field:
+            config = {**extra, "do_sample": sample, "max_new_tokens": body["max_tokens"]}
+            if sample:
+                config.update(temperature=body["temperature"], top_p=body["top_p"])
+            response = create_chat_completion(
+                self.client,
+                "policy server",
+                **body,
+                extra_body={"generation_config": json.dumps(config)},
+            )
+        elif not extra:
+            response = create_chat_completion(self.client, "policy server", **body)
+        try:
+            return QWEN_SPECIAL_TOKEN.sub("", response.choices[0].message.content or "")
+        except (AttributeError, IndexError, TypeError):
+            return ""  # a malformed answer is an empty answer
+
+    def generate_chat(
+        self,
+        messages: Sequence[Sequence[dict[str, Any]]],
+        images: Sequence[Sequence[ImageLike]],
+        seeds: Sequence[int] | None = None,
+        **generate_kwargs: Any,
+    ) -> list[str]:
+        """Free-text answers to chats (GeoZero's tasks): the served twin of
+        :meth:`georeason.models.policy.Policy.generate_chat`, one request per chat, run
+        concurrently.
+
+        Args:
+            messages: per sample, a chat whose user turns hold one ``{"type": "image"}`` part
+                per image.
+            images: per sample, its images in order; each is resized here as in :meth:`locate`.
+            seeds: per sample, the request's ``seed`` (vLLM seeds each request; ``transformers
+                serve`` seeds its global generator, so use ``concurrency=1`` there for
+                reproducible sampling).
+            generate_kwargs: ``transformers`` generate names: ``max_new_tokens``,
+                ``do_sample``, ``temperature``, ``top_p`` (OpenAI fields) and
+                ``top_k``, ``num_beams``, ``length_penalty``, ``early_stopping``
+                (:data:`EXTRA_DECODING_KEYS`).
+
+        Returns:
+            The answers' text (Qwen special tokens removed), in input order; an empty string
+            for a malformed answer.
+
+        Raises:
+            ValueError: mismatched lengths.
+            georeason.serving.openai_chat.ServerUnavailableError: the server is down.
+            georeason.serving.openai_chat.ServerResponseError: the server refused a request.
+        """
+        if len(messages) != len(images) or (seeds is not None and len(seeds) != len(images)):
+            raise ValueError(
+                f"got {len(messages)} chats, {len(images)} image lists and "
+                f"{'no' if seeds is None else len(seeds)} seeds"
+            )
+        jobs = list(zip(messages, images, seeds or [None] * len(images), strict=True))
+
+        def one(job: tuple) -> str:
+            return self._chat_request(job[0], job[1], job[2], generate_kwargs)
+
+        if len(jobs) <= 1 or self.concurrency == 1:
+            return [one(j) for j in jobs]
+        with ThreadPoolExecutor(min(self.concurrency, len(jobs))) as pool:
+            return list(pool.map(one, jobs))
 
     def locate(
         self,
