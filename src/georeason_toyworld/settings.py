@@ -35,7 +35,9 @@ class ExperimentSettings:
             think-grounding examples). 16 think-grounding examples with varied neutral queries:
             on an implicit query the Hand then names a different object of the scene from
             sample to sample (4.5 reasonings per group of 8 instead of 1.3), and RemoteZero
-            moved implicit Acc@0.5 from 24 to 56 % (probe R3z, seed 0).
+            moved implicit Acc@0.5 from 24 to 56 % (probe R3z, seed 0). 600 second-stage
+            steps (300 until 2026-12-02): on seed 1 the same RemoteZero run then gained
+            41 -> 66 % instead of 35 -> 43 % (probes S1bR3 / S1R3).
         position_phrases: whether plain expressions carry position phrases, in every split
             (:func:`georeason_toyworld.splits.build_split`).
         policy_size: width/depth of the policy.
@@ -71,7 +73,7 @@ class ExperimentSettings:
     layout: str = "grid"
     grid_cells: int = 3
     hand_stage_steps: int = 1500
-    pretrain_steps: int = 300
+    pretrain_steps: int = 600
     ground_batch: int = 16
     ground_queries: str = "varied"
     coord_digits: int = 3
