@@ -103,6 +103,21 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     assert "finished GRPO run" not in capsys.readouterr().out
 
 
+def test_pretrain_only_writes_the_models_and_stops(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["run", "--out", str(out), "--quick", "--seed", "4", "--pretrain-only"]
+    assert tw_cli.main(argv) == 0
+    seed = out / "seed4"
+    for name in ("policy", "teacher"):
+        assert (seed / "models" / name / "model.safetensors").stat().st_size > 0
+    assert (seed / "data" / "rl" / "queries.jsonl").is_file()
+    assert not (seed / "results.json").exists() and not (out / "report.md").exists()
+    assert f"[seed 4] pretrained models in {seed / 'models'}" in capsys.readouterr().out
+    # a second call finds them
+    assert tw_cli.main(argv) == 0
+    assert "[seed 4] reusing the pretrained models" in capsys.readouterr().out
+
+
 def test_rl_records_with_boxes_are_the_rl_records_plus_their_answers():
     kw = {"size_px": 128, "layout": "grid"}
     rl = build_split("rl", 5, 2, **kw)

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pretrain-steps", type=int, help="override the policy's SFT steps")
     r.add_argument("--no-reuse", action="store_true", help="rerun seeds that have results")
     r.add_argument(
+        "--pretrain-only",
+        action="store_true",
+        help="write each seed's data and pretrained models (OUT/seedS/models) and stop; a later "
+        "run with the same settings reuses them (for probes of one rung)",
+    )
+    r.add_argument(
         "--workers",
         type=int,
         help="processes for independent stages (default 2; 1 = all in this process)",
@@ -192,6 +198,20 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
             raise UserInputError("--device cuda: no CUDA device is visible to torch")
         settings.device = args.device
     settings = apply_overrides(settings, args.set)
+    if args.pretrain_only:
+        import os
+        from pathlib import Path
+
+        from georeason_toyworld.stages import build_data, pretrain_models
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # spawned workers: one thread each
+        for seed in seeds:
+            out = Path(args.out) / f"seed{seed}"
+            build_data(out, seed, settings)
+            pre = pretrain_models(out, seed, settings, print)
+            wall = pre["stage_wall_s"]
+            print(f"[seed {seed}] pretrained models in {out / 'models'} ({wall:.0f} s)")
+        return 0
     agg = run_experiment(args.out, seeds, settings, reuse=not args.no_reuse)
     for t in agg["thresholds"].values():
         print(f"{'met    ' if t['met'] else 'NOT met'}  {t['description']}: mean {t['mean']:+.2f}")
