@@ -12,5 +12,5 @@ OUT=${2:-runs/toyworld_gpu}
 PY=${PYTHON:-python}
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible to torch')"
 "$PY" -m georeason_toyworld.cli run --seed "$SEED" --out "$OUT" --device cuda --workers 1 \
-  --set n_pretrain=16000 hand_stage_steps=6000 pretrain_steps=1200 teacher_steps=2000 \
+  --set n_pretrain=16000 hand_stage_steps=6000 pretrain_steps=2400 teacher_steps=2000 \
   n_rl=6400 grpo_steps=400 n_eval=400
