@@ -323,6 +323,15 @@ def test_geozero_tasks_through_policy_url(
     assert {k: v for k, v in metrics[0].items() if isinstance(v, float)} == {
         k: v for k, v in metrics[1].items() if isinstance(v, float)
     }
+    if task == "caption":  # the beam search went through the generation_config fallback
+        from georeason.io import read_image
+
+        policy = ServedPolicy(served_url_for("qwen3_vl"), str(tiny_qwen3vl_dir), "qwen3_vl")
+        chat = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Hi"}]}]
+        image = read_image(samples_dir / "images/dota_P1888.png")
+        assert not policy._generation_config_field
+        (text,) = policy.generate_chat([chat], [[image]], num_beams=2, max_new_tokens=4)
+        assert isinstance(text, str) and policy._generation_config_field
 
 
 def test_served_pixel_budget_follows_the_processor_rule():

@@ -166,6 +166,7 @@ def grpo_run(
     of training again (so an interrupted multi-hour run resumes at the first unfinished GRPO
     run). Anything else starts the run afresh.
     """
+    from georeason.io import write_json
     from georeason.training.config import config_from_dict
     from georeason.training.trainer import train
     from georeason_toyworld.evaluate import hand_metrics
@@ -200,7 +201,8 @@ def grpo_run(
         "merged_dir": str(result.merged_dir) if result.merged_dir else None,
         "adapter_dir": str(result.adapter_dir),
     }
-    (out / "run_result.json").write_text(json.dumps({"key": key, "result": res}) + "\n")
+    write_json(out / "run_result.json", {"key": key, "result": res})  # atomic: a kill never
+    # leaves a truncated result that the next run would trust
     return res
 
 

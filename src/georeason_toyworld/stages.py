@@ -90,6 +90,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         ``{"policy", "teacher"}`` (each ``{"steps", "wall_s", "final_loss", "config"}``),
         ``"stage_wall_s"`` (of the run that trained them) and ``"reused"``.
     """
+    from georeason.io import write_json
     from georeason_toyworld.grpo import run_jobs
 
     mixed = PretrainConfig(
@@ -165,7 +166,7 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         "stage_wall_s": time.perf_counter() - t0,
         "workers": s.workers,
     }
-    path.write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
+    write_json(path, done)  # atomic: the next run trusts this file
     return {**done, "reused": False}
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -172,7 +171,6 @@ class ServedPolicy:
         self.model_name = f"{model} @ {base_url}"
         self.concurrency = int(concurrency)
         self.client = make_client(base_url, api_key, timeout=timeout, max_retries=max_retries)
-        self._lock = threading.Lock()
         self._generation_config_field = False  # set once a server refuses vLLM's extra fields
 
     def model_input(self, image: ImageLike) -> tuple[Any, tuple[int, int], tuple[int, int]]:
@@ -194,26 +192,15 @@ class ServedPolicy:
     def _request(
         self, image: ImageLike, query: str, max_new_tokens: int, temperature: float
     ) -> Localization:
-        from georeason.serving.verifier_client import encode_image_data_url
-
         pil, original, sent = self.model_input(image)
-        messages = openai_content(
-            prompts.policy_messages(query, self.frame, self.prompt_template),
-            [encode_image_data_url(pil)],
-        )
-        body: dict[str, Any] = {
-            "model": self.served_model,
-            "messages": messages,
-            "max_tokens": int(max_new_tokens),
-            "temperature": float(temperature),
+        decoding = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": temperature > 0,  # top-p 1: plain temperature, as in GRPO rollouts
+            "temperature": temperature,
         }
-        if temperature > 0:
-            body["top_p"] = 1.0  # plain temperature sampling, as in the GRPO rollouts
-        response = create_chat_completion(self.client, "policy server", **body)
-        try:
-            text = QWEN_SPECIAL_TOKEN.sub("", response.choices[0].message.content or "")
-        except (AttributeError, IndexError, TypeError):
-            text = ""  # a malformed answer is no answer: it parses as no boxes
+        messages = prompts.policy_messages(query, self.frame, self.prompt_template)
+        # ``pil`` is already a fixed point of the resize, so it is sent as it is
+        text = self._chat_request(messages, [pil], None, decoding)
         return localization_from_text(text, original, sent, self.frame)
 
     def _chat_request(
@@ -223,6 +210,9 @@ class ServedPolicy:
         seed: int | None,
         decoding: dict[str, Any],
     ) -> str:
+        """One chat completion: images resized by :meth:`model_input`, ``decoding`` in
+        ``generate``'s names; returns the text without Qwen special tokens ("" when the answer
+        is malformed: model text never raises)."""
         from georeason.serving.verifier_client import encode_image_data_url
 
         pil = [self.model_input(im)[0] for im in images]
@@ -240,7 +230,19 @@ class ServedPolicy:
         extra = {k: decoding[k] for k in EXTRA_DECODING_KEYS if k in decoding}
         if not sample:
             extra.pop("top_k", None)
-        if extra and not self._generation_config_field:
+        as_config = {
+            "generation_config": json.dumps(
+                {**extra, "do_sample": sample, "max_new_tokens": body["max_tokens"]}
+                | ({"temperature": body["temperature"], "top_p": body["top_p"]} if sample else {})
+            )
+        }
+        if not extra:
+            response = create_chat_completion(self.client, "policy server", **body)
+        elif self._generation_config_field:
+            response = create_chat_completion(
+                self.client, "policy server", **body, extra_body=as_config
+            )
+        else:
             vllm = {k: v for k, v in extra.items() if k != "num_beams"}
             if int(extra.get("num_beams", 1)) > 1:
                 vllm.update(use_beam_search=True, n=int(extra["num_beams"]))
@@ -251,24 +253,14 @@ class ServedPolicy:
             except ServerResponseError as exc:
                 if "HTTP 422" not in str(exc):
                     raise
-                with self._lock:  # a server that takes generate settings as JSON only
-                    self._generation_config_field = True
-        if extra and self._generation_config_field:
-            config = {**extra, "do_sample": sample, "max_new_tokens": body["max_tokens"]}
-            if sample:
-                config.update(temperature=body["temperature"], top_p=body["top_p"])
-            response = create_chat_completion(
-                self.client,
-                "policy server",
-                **body,
-                extra_body={"generation_config": json.dumps(config)},
-            )
-        elif not extra:
-            response = create_chat_completion(self.client, "policy server", **body)
+                self._generation_config_field = True  # remembered for the next requests
+                response = create_chat_completion(
+                    self.client, "policy server", **body, extra_body=as_config
+                )
         try:
             return QWEN_SPECIAL_TOKEN.sub("", response.choices[0].message.content or "")
         except (AttributeError, IndexError, TypeError):
-            return ""  # a malformed answer is an empty answer
+            return ""  # a malformed answer is an empty answer (parses as no boxes)
 
     def generate_chat(
         self,
