@@ -19,6 +19,7 @@ from georeason_toyworld.pretrain import (
 )
 from georeason_toyworld.report import aggregate, last_run, mean_std
 from georeason_toyworld.splits import ANNOTATION_KEYS
+from georeason_toyworld.stages import _stored_pretrain
 
 RUNS = {
     "sanity_iou_plain",
@@ -85,7 +86,9 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     before = policy_weights.read_bytes()
     argv = ["run", "--out", str(out), "--quick", "--seed", "3", "--grpo-steps", "1"]
     assert tw_cli.main(argv) == 0
-    assert "[seed 3] reusing the pretrained models" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "[seed 3] reusing the pretrained policy" in log
+    assert "[seed 3] reusing the pretrained teacher" in log
     again = json.loads((out / "results.json").read_text())["per_seed"][0]
     assert all(r["steps"] == 1 for r in again["runs"].values())
     assert policy_weights.read_bytes() == before
@@ -115,7 +118,45 @@ def test_pretrain_only_writes_the_models_and_stops(tmp_path, capsys):
     assert f"[seed 4] pretrained models in {seed / 'models'}" in capsys.readouterr().out
     # a second call finds them
     assert tw_cli.main(argv) == 0
-    assert "[seed 4] reusing the pretrained models" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "[seed 4] reusing the pretrained policy" in log and "pretraining:" not in log
+    # a change of the verifier's settings retrains the verifier only
+    policy = (seed / "models" / "policy" / "model.safetensors").read_bytes()
+    teacher = (seed / "models" / "teacher" / "model.safetensors").read_bytes()
+    assert tw_cli.main(argv + ["--set", "teacher_steps=5"]) == 0
+    log = capsys.readouterr().out
+    assert "[seed 4] reusing the pretrained policy" in log
+    assert "[seed 4] pretraining: teacher" in log
+    assert (seed / "models" / "policy" / "model.safetensors").read_bytes() == policy
+    assert (seed / "models" / "teacher" / "model.safetensors").read_bytes() != teacher
+    stored = json.loads((seed / "pretrain.json").read_text())
+    assert stored["teacher"]["steps"] == 5 and stored["teacher"]["key"]["config"]["steps"] == 5
+
+
+def test_pretrain_json_of_the_one_key_layout_is_read_per_model(tmp_path):
+    old = {
+        "key": {
+            "split": {"n": 4, "seed": 1},
+            "policy_size": {"hidden": 8},
+            "teacher_size": {"hidden": 16},
+            "policy_config": [{"steps": 3}],
+            "teacher_config": {"steps": 2},
+        },
+        "policy": {"steps": 3, "wall_s": 10.0},
+        "teacher": {"steps": 2, "wall_s": 4.0},
+        "stage_wall_s": 11.0,
+    }
+    path = tmp_path / "pretrain.json"
+    path.write_text(json.dumps(old))
+    stored = _stored_pretrain(path)
+    assert stored["policy"]["key"] == {
+        "split": {"n": 4, "seed": 1},
+        "size": {"hidden": 8},
+        "config": [{"steps": 3}],
+    }
+    assert stored["teacher"]["key"]["config"] == {"steps": 2}
+    path.write_text("{not json")
+    assert _stored_pretrain(path) == {}
 
 
 def test_rl_records_with_boxes_are_the_rl_records_plus_their_answers():

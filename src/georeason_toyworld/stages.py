@@ -82,13 +82,65 @@ def _pretrained_model(
     }
 
 
+def teacher_config(s: Any, seed: int) -> PretrainConfig:
+    """The SFT config of the larger Eye-only verifier of seed ``seed`` (settings ``s``)."""
+    # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
+    return PretrainConfig(
+        steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
+    )
+
+
+def _model_keys(split: dict[str, Any], s: Any, policy_cfgs, teacher_cfg) -> dict[str, Any]:
+    """What each pretrained model depends on (its split, size and SFT stages), JSON-normalised."""
+    return json.loads(
+        json.dumps(
+            {
+                "policy": {
+                    "split": split,
+                    "size": dataclasses.asdict(s.policy_size),
+                    "config": [dataclasses.asdict(c) for c in policy_cfgs],
+                },
+                "teacher": {
+                    "split": split,
+                    "size": dataclasses.asdict(s.teacher_size),
+                    "config": dataclasses.asdict(teacher_cfg),
+                },
+            }
+        )
+    )
+
+
+def _stored_pretrain(path: Path) -> dict[str, Any]:
+    """``pretrain.json`` as ``{name: {"key", ...result}}``; files written before 2026-12-02
+    (one key for both models) are read into the per-model layout; unreadable files give {}."""
+    try:
+        done = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    old = done.get("key")
+    if isinstance(old, dict):  # the one-key layout of 2026-12-01/02
+        for name in ("policy", "teacher"):
+            if isinstance(done.get(name), dict):
+                done[name]["key"] = {
+                    "split": old.get("split"),
+                    "size": old.get(f"{name}_size"),
+                    "config": old.get(f"{name}_config"),
+                }
+    return {n: done[n] for n in ("policy", "teacher") if isinstance(done.get(n), dict)}
+
+
 def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
-    """Pretrain the policy and the larger Eye-only verifier (side by side with 2 workers), or
-    reuse them when ``out/pretrain.json`` was made with the same pretraining settings.
+    """Pretrain the policy and the larger Eye-only verifier (side by side with 2 workers); each
+    model whose entry in ``out/pretrain.json`` has the same settings (split, size, SFT stages)
+    and whose weights exist is reused instead, so a change of the verifier's settings retrains
+    the verifier only.
 
     Returns:
-        ``{"policy", "teacher"}`` (each ``{"steps", "wall_s", "final_loss", "config"}``),
-        ``"stage_wall_s"`` (of the run that trained them) and ``"reused"``.
+        ``{"policy", "teacher"}`` (each ``{"steps", "wall_s", "final_loss", "config", "key",
+        "reused"}``), ``"stage_wall_s"`` (measured when both were trained here; otherwise what
+        a fresh stage takes, from the models' own recorded ``wall_s``: their maximum with 2+
+        workers, their sum with 1) and ``"reused"`` (True when any model was reused, so that
+        ``stage_wall_s`` is not a measurement of this call).
     """
     from georeason.io import write_json
     from georeason_toyworld.grpo import run_jobs
@@ -105,69 +157,48 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         # the start, the Hand had not learned to look after 1,500 steps (8 % plain, 2026-12-02)
         hand = dataclasses.replace(mixed, steps=s.hand_stage_steps, eye_batch=0, caption_batch=0)
         policy_cfgs = [hand, mixed]
-    # the Eye-only verifier at lr 5e-4: 93 % select in the 2026-11-22 probe B
-    teacher_cfg = PretrainConfig(
-        steps=s.teacher_steps, hand_batch=0, eye_batch=16, lr=5e-4, seed=seed + 1000
-    )
+    teacher_cfg = teacher_config(s, seed)
     split = {"n": s.n_pretrain, "seed": seed, **s.split_kwargs()}
-    key = json.loads(
-        json.dumps(
-            {
-                "split": split,
-                "policy_size": dataclasses.asdict(s.policy_size),
-                "teacher_size": dataclasses.asdict(s.teacher_size),
-                "policy_config": [dataclasses.asdict(c) for c in policy_cfgs],
-                "teacher_config": dataclasses.asdict(teacher_cfg),
-            }
-        )
-    )
+    keys = _model_keys(split, s, policy_cfgs, teacher_cfg)
     path, models = out / "pretrain.json", out / "models"
-    if path.is_file():
-        done = json.loads(path.read_text(encoding="utf-8"))
-        weights = [models / n / "model.safetensors" for n in ("policy", "teacher")]
-        if done.get("key") == key and all(w.is_file() for w in weights):
-            log(f"[seed {seed}] reusing the pretrained models in {models}")
-            return {**done, "reused": True}
-    log(f"[seed {seed}] pretraining the policy and the larger verifier ({s.workers} workers)")
-    for name in ("pretrain_policy_log.jsonl", "pretrain_teacher_log.jsonl"):
-        (out / name).unlink(missing_ok=True)  # the loss logs are appended to
+    stored = _stored_pretrain(path) if path.is_file() else {}
+    specs = {
+        "policy": (s.policy_size, seed, policy_cfgs),
+        "teacher": (s.teacher_size, seed + 1000, [teacher_cfg]),
+    }
+    done: dict[str, Any] = {}
+    jobs, names = [], []
+    for name, (size, model_seed, cfgs) in specs.items():
+        prev = stored.get(name, {})
+        if prev.get("key") == keys[name] and (models / name / "model.safetensors").is_file():
+            log(f"[seed {seed}] reusing the pretrained {name} in {models / name}")
+            done[name] = {**prev, "reused": True}
+            continue
+        log_path = out / f"pretrain_{name}_log.jsonl"
+        log_path.unlink(missing_ok=True)  # the loss log is appended to
+        job_args = (models / name, size, model_seed, split, cfgs, log_path, s.device)
+        jobs.append((_pretrained_model, job_args))
+        names.append(name)
     t0 = time.perf_counter()
-    jobs = [
-        (
-            _pretrained_model,
-            (
-                models / "policy",
-                s.policy_size,
-                seed,
-                split,
-                policy_cfgs,
-                out / "pretrain_policy_log.jsonl",
-                s.device,
-            ),
-        ),
-        (
-            _pretrained_model,
-            (
-                models / "teacher",
-                s.teacher_size,
-                seed + 1000,
-                split,
-                [teacher_cfg],
-                out / "pretrain_teacher_log.jsonl",
-                s.device,
-            ),
-        ),
-    ]
-    pre_policy, pre_teacher = run_jobs(jobs, s.workers)
-    done = {
-        "key": key,
-        "policy": {**pre_policy, "config": [dataclasses.asdict(c) for c in policy_cfgs]},
-        "teacher": {**pre_teacher, "config": dataclasses.asdict(teacher_cfg)},
-        "stage_wall_s": time.perf_counter() - t0,
+    if jobs:
+        log(f"[seed {seed}] pretraining: {', '.join(names)} ({s.workers} workers)")
+        for name, res in zip(names, run_jobs(jobs, s.workers), strict=True):
+            cfg = [dataclasses.asdict(c) for c in specs[name][2]]
+            done[name] = {**res, "config": cfg if name == "policy" else cfg[0], "reused": False}
+            done[name]["key"] = keys[name]
+    reused = any(done[n]["reused"] for n in specs)
+    walls = [float(done[n].get("wall_s", 0.0)) for n in specs]
+    stage_wall = (max(walls) if s.workers >= 2 else sum(walls)) if reused else None
+    result = {
+        **done,
+        "stage_wall_s": stage_wall if reused else time.perf_counter() - t0,
         "workers": s.workers,
     }
-    write_json(path, done)  # atomic: the next run trusts this file
-    return {**done, "reused": False}
+    if jobs:
+        stored_form = {n: {k: v for k, v in done[n].items() if k != "reused"} for n in specs}
+        write_json(path, {**stored_form, "workers": s.workers})  # atomic: the next run
+        # trusts this file
+    return {**result, "reused": reused}
 
 
 def baseline_metrics(
