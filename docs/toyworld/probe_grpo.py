@@ -48,7 +48,7 @@ else:
 evals = {
     "plain": build_split("eval", a.neval, a.seed, kind="plain", wordings="train", **kw),
     "implicit_train_wordings": build_split(
-        "eval", a.neval, 0, kind="implicit", wordings="train", **kw
+        "eval", a.neval, a.seed, kind="implicit", wordings="train", **kw
     ),
 }
 verifier = {"kind": "local", "model": a.teacher} if a.teacher else None
