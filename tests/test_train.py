@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from _servers import free_port, start_serve_verifier
 
 from georeason import cli
@@ -79,6 +80,26 @@ def test_tiny_configs_load_with_overrides():
         (
             {"mode": "remotezero", "model": "m", "output_dir": "o", "verifier": {"kind": "http"}},
             "verifier.url",
+        ),
+        (
+            {
+                "mode": "remotereasoner",
+                "model": "m",
+                "output_dir": "o",
+                "lora": {"enabled": False},
+                "init_adapter": "a",
+            },
+            "cannot start from an init_adapter",
+        ),
+        (
+            {
+                "mode": "remotezero",
+                "model": "m",
+                "output_dir": "o",
+                "lora": {"enabled": False},
+                "verifier": {"kind": "shared_base"},
+            },
+            "shared_base needs LoRA",
         ),
     ],
 )
@@ -203,6 +224,42 @@ def test_remotereasoner_run_writes_adapter_logs_and_checkpoints(reasoner_run):
     assert all(len(r["ids"]) == 4 and len(set(r["ids"])) == 1 for r in rollouts)  # 4 generations
     saved = json.loads((out / "georeason_train_config.json").read_text())
     assert saved["mode"] == "remotereasoner"
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_trains_every_weight_and_saves_a_full_model(
+    tiny_qwen25vl_dir, samples_dir, tmp_path, capsys
+):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "full"
+    # AdamW's decoupled weight decay moves every weight in the optimizer even where a random
+    # model's tied rewards give zero advantage: what changed is exactly what was trained
+    extra = ("--set", "lora.enabled=false", "--set", "grpo.weight_decay=0.1")
+    argv = _train_args(out, tiny_qwen25vl_dir, *extra)
+    argv[argv.index("--max-steps") + 1] = "1"
+    assert cli.main(argv) == 0
+    assert f"full model in {out}" in capsys.readouterr().out
+    assert not (out / "adapter_config.json").exists()
+    before = load_file(str(tiny_qwen25vl_dir / "model.safetensors"))
+    after = load_file(str(out / "model.safetensors"))
+    assert set(after) == set(before)  # a full model (no LoRA keys), every tensor saved
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    # the vision patch embedding is outside LoRA's linear layers: it trains only here
+    assert any("patch_embed" in k for k in changed)
+    assert any("visual" not in k for k in changed)
+    image = str(samples_dir / "images" / "dior_00001.jpg")
+    args = [image, "a golf course", "--segmenter", "box", "--max-new-tokens", "8"]
+    assert cli.main(["locate", *args, "--model", str(out), "--out", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "result.json").is_file()
+
+
+def test_evolve_refuses_full_fine_tuning():
+    from georeason.training.evolve import evolve_config_from_dict
+
+    raw = {"mode": "remotezero", "model": "m", "output_dir": "o", "lora": {"enabled": False}}
+    with pytest.raises(UserInputError, match="full fine-tuning"):
+        evolve_config_from_dict(raw)
 
 
 @pytest.mark.slow

@@ -94,6 +94,7 @@ def grpo_config(
         "dtype": "float32",
         "data": {"path": str(data)},
         "lora": {
+            "enabled": not s.full_finetune,
             "r": s.lora_r,
             "alpha": s.lora_alpha,
             "dropout": 0.0,
@@ -184,8 +185,10 @@ def grpo_run(
     result = train(config_from_dict(raw), monitors=monitors)
     train_s = time.perf_counter() - start
     device = "cpu" if raw["grpo"]["use_cpu"] else "cuda"
+    # a LoRA run is evaluated as base + adapter, a full fine-tuning run as its own model
+    model = base_model if result.adapter_dir is not None else str(result.merged_dir)
     hand = {
-        k: hand_metrics(base_model, recs, adapter=result.adapter_dir, device=device)
+        k: hand_metrics(model, recs, adapter=result.adapter_dir, device=device)
         for k, recs in eval_sets.items()
     }
     res = {
@@ -199,7 +202,7 @@ def grpo_run(
         "hand": hand,
         "curves": _curves(out),
         "merged_dir": str(result.merged_dir) if result.merged_dir else None,
-        "adapter_dir": str(result.adapter_dir),
+        "adapter_dir": str(result.adapter_dir) if result.adapter_dir else None,
     }
     write_json(out / "run_result.json", {"key": key, "result": res})  # atomic: a kill never
     # leaves a truncated result that the next run would trust

@@ -57,7 +57,10 @@ class ExperimentSettings:
             GRPO; TRL 1.16 defaults to ``"dapo"``).
         scale_rewards: TRL advantage scaling (``"group"``: divide by the group's std, GRPO).
         epsilon: PPO clip range (TRL default 0.2, set explicitly).
-        lora_r, lora_alpha: LoRA rank and alpha (LoRA on every linear layer; no full FT).
+        lora_r, lora_alpha: LoRA rank and alpha (LoRA on every linear layer).
+        full_finetune: train every weight instead of LoRA (``lora.enabled: false``; the
+            vision patch embedding and position table, outside LoRA's linear layers, then
+            train too). Off by default.
         area_penalty_weight, area_threshold, margin_ratio: the verification reward's lambda,
             tau and context margin (project defaults 1.0 / 0.3 / 0.15).
         bestofn_samples: N of the test-time Generate-Crop-Verify rung.
@@ -95,6 +98,7 @@ class ExperimentSettings:
     epsilon: float = 0.2
     lora_r: int = 16
     lora_alpha: int = 32
+    full_finetune: bool = False
     area_penalty_weight: float = 1.0
     area_threshold: float = 0.3
     margin_ratio: float = 0.15

@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if result.resumed_from:
         print(f"resumed from {result.resumed_from}")
+    if result.adapter_dir is None:  # full fine-tuning
+        print(f"trained {result.global_step} steps; full model in {result.merged_dir}")
+        print(f"use it: georeason locate IMAGE QUERY --model {result.merged_dir} --out OUT")
+        return 0
     print(f"trained {result.global_step} steps; LoRA adapter in {result.adapter_dir}")
     print(
         f"use it: georeason locate IMAGE QUERY --model {result.base_model} "

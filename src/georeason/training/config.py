@@ -11,7 +11,7 @@ A config has these top-level keys (see ``configs/*.yaml`` for complete examples)
     data: {path: samples | data.jsonl, image_root: null, max_samples: null}
     reward_weights: {format: 1.0, verification: 1.0}   # order = reward order
     verifier: {kind: initial_policy | local | http, ...}  (remotezero only)
-    lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: all-linear}
+    lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: all-linear}  # enabled: false = full FT
     grpo: {...}                  # passed to trl.GRPOConfig (num_generations, temperature, ...)
     sft: {...}                   # geozero_sft only: passed to trl.SFTConfig
     a2grpo: {...}                # geozero_a2grpo only: A2GRPO's options (A2GRPOSettings)
@@ -167,8 +167,15 @@ class VerifierConfig:
 
 @dataclass
 class LoraSettings:
-    """LoRA adapter (peft). RemoteReasoner: rank 8, alpha 16, all linear layers."""
+    """LoRA adapter (peft). RemoteReasoner: rank 8, alpha 16, all linear layers.
 
+    ``enabled: false`` trains every weight of the policy instead (full fine-tuning; no adapter:
+    the run folder holds the full model). It cannot start from an ``init_adapter`` or share
+    its base with a ``shared_base`` verifier, and self-evolution (which carries adapters from
+    round to round) does not take it.
+    """
+
+    enabled: bool = True
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05  # ours (neither paper states it)
@@ -233,6 +240,17 @@ class TrainConfig:
                 raise UserInputError("geozero_sft takes trainer settings under 'sft', not 'grpo'")
         elif self.sft:
             raise UserInputError(f"'sft' settings belong to mode geozero_sft, not {self.mode}")
+        if not self.lora.enabled:
+            if self.init_adapter:
+                raise UserInputError(
+                    "lora.enabled: false (full fine-tuning) cannot start from an init_adapter; "
+                    "train it with merge_final: true and start from the merged model"
+                )
+            if self.verifier.kind == "shared_base":
+                raise UserInputError(
+                    "verifier kind shared_base needs LoRA (the verifier is the base with the "
+                    "adapter disabled); with lora.enabled: false use kind local"
+                )
         if not self.reward_weights:
             self.reward_weights = dict(DEFAULT_REWARD_WEIGHTS[self.mode])
         unknown = set(self.reward_weights) - set(REWARD_NAMES)

@@ -158,6 +158,11 @@ def evolve_config_from_dict(raw: dict[str, Any]) -> EvolveConfig:
     train = config_from_dict(raw)
     if train.mode != "remotezero" or "verification" not in train.reward_weights:
         raise UserInputError("evolve needs mode remotezero with the verification reward")
+    if not train.lora.enabled:
+        raise UserInputError(
+            "evolve carries LoRA adapters from round to round: lora.enabled: false (full "
+            "fine-tuning) is not supported here; run georeason train once per round instead"
+        )
     return EvolveConfig(train, settings)
 
 

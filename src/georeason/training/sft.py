@@ -38,7 +38,6 @@ def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None): 
     """
     from pathlib import Path
 
-    from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     from georeason.models.loading import load_model_and_processor
@@ -46,6 +45,7 @@ def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None): 
     from georeason.rewards import frame_spec_for
     from georeason.training.geozero_data import build_geozero_dataset
     from georeason.training.logs import JsonlLogCallback
+    from georeason.training.trainer import peft_config
 
     try:
         args = SFTConfig(**checked_sft_kwargs(config))
@@ -59,13 +59,7 @@ def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None): 
         dtype=config.dtype,
     )
     model, processor = loaded.model.train(), loaded.processor
-    lora = LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
+    lora = peft_config(config)
     if config.init_adapter:
         from georeason.training.shared_verifier import wrap_policy
 

@@ -55,15 +55,17 @@ class TrainResult:
     Attributes:
         output_dir: the run folder (checkpoints ``checkpoint-N/``, logs, final adapter).
         base_model: the policy checkpoint the adapter applies to (a folder for ``tiny:`` models).
-        adapter_dir: the final LoRA adapter folder (``adapter_config.json`` + weights).
-        merged_dir: the merged full model folder, if ``merge_final`` was set.
+        adapter_dir: the final LoRA adapter folder (``adapter_config.json`` + weights); None
+            with full fine-tuning (``lora.enabled: false``).
+        merged_dir: the merged full model folder, if ``merge_final`` was set; with full
+            fine-tuning the run folder itself (it holds the full model).
         global_step: optimizer steps done in total.
         resumed_from: the checkpoint the run resumed from, or None.
     """
 
     output_dir: Path
     base_model: str
-    adapter_dir: Path
+    adapter_dir: Path | None
     merged_dir: Path | None
     global_step: int
     resumed_from: str | None
@@ -178,6 +180,22 @@ def resolved_settings(config: TrainConfig) -> dict[str, Any]:
     return {"config": config.to_dict(), key: values, f"{key}_note": note}
 
 
+def peft_config(config: TrainConfig):  # -> peft.LoraConfig | None
+    """The ``peft.LoraConfig`` of a config's ``lora`` section (a causal-LM adapter), or None
+    for full fine-tuning (``lora.enabled: false``)."""
+    from peft import LoraConfig
+
+    if not config.lora.enabled:
+        return None
+    return LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
 def build_trainer(
     config: TrainConfig,
     callbacks: list[Any] | None = None,
@@ -200,7 +218,6 @@ def build_trainer(
         UserInputError: invalid config values (including unknown ``grpo`` keys).
         georeason.errors.ModelLoadError: the policy or verifier checkpoint cannot be loaded.
     """
-    from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
     from georeason.models.loading import load_model_and_processor
@@ -228,13 +245,7 @@ def build_trainer(
     model, processor = loaded.model.train(), loaded.processor
     frame = frame_spec_for(processor, loaded.arch)
 
-    lora = LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
+    lora = peft_config(config)
     shared = "verification" in config.reward_weights and config.verifier.kind == "shared_base"
     if config.init_adapter or shared:
         from georeason.training.shared_verifier import wrap_policy
@@ -335,9 +346,16 @@ def train(
             "same command to resume"
         ) from exc
     trainer.save_model(str(out))  # final LoRA adapter (adapter_config.json, weights, processor)
+    # or, with full fine-tuning, the full model
     merged = None
     trainer.accelerator.wait_for_everyone()
+    base = resolve_model(config.model)
+    step = int(trainer.state.global_step)
+    if not config.lora.enabled:
+        marker = Path(base) / "georeason.json"
+        if marker.is_file() and trainer.is_world_process_zero():  # tiny models' marker
+            write_text_atomic(out / "georeason.json", marker.read_text(encoding="utf-8"))
+        return TrainResult(out, base, None, out, step, resume)
     if config.merge_final and trainer.is_world_process_zero():
         merged = merge_adapter(config.model, out, out / "merged")
-    base = resolve_model(config.model)
-    return TrainResult(out, base, out, merged, int(trainer.state.global_step), resume)
+    return TrainResult(out, base, out, merged, step, resume)
