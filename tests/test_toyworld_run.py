@@ -469,3 +469,19 @@ def test_apply_overrides_parses_each_setting_type():
     ):
         with pytest.raises(UserInputError, match=match):
             apply_overrides(ExperimentSettings(), bad)
+
+
+def test_results_from_before_a_new_setting_are_reused_when_it_has_its_default(tmp_path):
+    import dataclasses
+
+    from georeason_toyworld.experiment import _reusable
+    from georeason_toyworld.settings import ExperimentSettings
+
+    settings = ExperimentSettings()
+    old = dataclasses.asdict(settings)
+    del old["full_finetune"]  # results.json written before the setting existed
+    done = tmp_path / "results.json"
+    done.write_text(json.dumps({"settings": old, "summary": {"wall_s": 1.0}}))
+    assert _reusable(done, settings)["summary"] == {"wall_s": 1.0}
+    assert _reusable(done, dataclasses.replace(settings, full_finetune=True)) is None
+    assert _reusable(done, dataclasses.replace(settings, grpo_steps=5)) is None

@@ -171,6 +171,9 @@ def _reusable(done: Path, settings: ExperimentSettings) -> dict[str, Any] | None
     prev = json.loads(done.read_text(encoding="utf-8"))
     want = json.loads(json.dumps(dataclasses.asdict(settings)))
     have = dict(prev.get("settings", {}))
+    defaults = json.loads(json.dumps(dataclasses.asdict(ExperimentSettings())))
+    for key in set(want) - set(have):  # a setting added since: the run had its default
+        have[key] = defaults[key]
     for key in ("workers",):  # does not change results
         have.pop(key, None)
         want.pop(key, None)

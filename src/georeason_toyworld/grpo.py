@@ -94,11 +94,12 @@ def grpo_config(
         "dtype": "float32",
         "data": {"path": str(data)},
         "lora": {
-            "enabled": not s.full_finetune,
             "r": s.lora_r,
             "alpha": s.lora_alpha,
             "dropout": 0.0,
             "target_modules": "all-linear",
+            # only when off: LoRA configs keep the key of runs made before the option existed
+            **({"enabled": False} if s.full_finetune else {}),
         },
         "merge_final": merge,
         "grpo": {
