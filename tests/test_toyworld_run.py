@@ -75,6 +75,7 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "## The ladder" in report and "## Thresholds" in report
     assert "## GRPO diagnostics" in report and "## What each design change did" in report
+    assert "## Levers tested and not adopted" in report
     for png in ("grpo_diagnostics.png", "pretrain_loss.png"):
         assert (out / png).stat().st_size > 0
     # a second call reuses the finished seed (no retraining) and rewrites the report
