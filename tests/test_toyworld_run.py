@@ -107,7 +107,7 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     assert "finished GRPO run" not in capsys.readouterr().out
 
 
-def test_pretrain_only_writes_the_models_and_stops(tmp_path, capsys):
+def test_pretrain_only_writes_the_models_and_stops(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     argv = ["run", "--out", str(out), "--quick", "--seed", "4", "--pretrain-only"]
     assert tw_cli.main(argv) == 0
@@ -132,6 +132,20 @@ def test_pretrain_only_writes_the_models_and_stops(tmp_path, capsys):
     assert (seed / "models" / "teacher" / "model.safetensors").read_bytes() != teacher
     stored = json.loads((seed / "pretrain.json").read_text())
     assert stored["teacher"]["steps"] == 5 and stored["teacher"]["key"]["config"]["steps"] == 5
+    # a retraining killed half-way leaves no entry that vouches for the overwritten weights
+    import georeason_toyworld.grpo as tw_grpo
+
+    def killed(jobs, workers):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tw_grpo, "run_jobs", killed)
+    assert tw_cli.main(argv + ["--set", "teacher_steps=6"]) == 130  # Ctrl-C's exit code
+    stored = json.loads((seed / "pretrain.json").read_text())
+    assert "teacher" not in stored and stored["policy"]["key"]["config"][0]["steps"] == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert tw_cli.main(argv + ["--set", "teacher_steps=5"]) == 0  # the old setting retrains
+    assert "[seed 4] pretraining: teacher" in capsys.readouterr().out
 
 
 def test_pretrain_json_of_the_one_key_layout_is_read_per_model(tmp_path):

@@ -179,6 +179,10 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
         job_args = (models / name, size, model_seed, split, cfgs, log_path, s.device)
         jobs.append((_pretrained_model, job_args))
         names.append(name)
+    if set(names) & set(stored):  # their weights are about to be overwritten in place: a
+        # killed retraining must not leave an entry that vouches for half-trained weights
+        kept = {n: v for n, v in stored.items() if n not in names}
+        write_json(path, {**kept, "workers": s.workers})
     t0 = time.perf_counter()
     if jobs:
         log(f"[seed {seed}] pretraining: {', '.join(names)} ({s.workers} workers)")
