@@ -181,6 +181,21 @@ class LoraSettings:
     dropout: float = 0.05  # ours (neither paper states it)
     target_modules: str | list[str] = "all-linear"
 
+    def peft_config(self):  # -> peft.LoraConfig | None
+        """The ``peft.LoraConfig`` of these settings (a causal-LM adapter), or None for full
+        fine-tuning (``enabled: false``)."""
+        from peft import LoraConfig
+
+        if not self.enabled:
+            return None
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
 
 @dataclass
 class TrainConfig:

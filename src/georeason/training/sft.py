@@ -45,7 +45,6 @@ def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None): 
     from georeason.rewards import frame_spec_for
     from georeason.training.geozero_data import build_geozero_dataset
     from georeason.training.logs import JsonlLogCallback
-    from georeason.training.trainer import peft_config
 
     try:
         args = SFTConfig(**checked_sft_kwargs(config))
@@ -59,7 +58,7 @@ def build_sft_trainer(config: TrainConfig, callbacks: list[Any] | None = None): 
         dtype=config.dtype,
     )
     model, processor = loaded.model.train(), loaded.processor
-    lora = peft_config(config)
+    lora = config.lora.peft_config()
     if config.init_adapter:
         from georeason.training.shared_verifier import wrap_policy
 

@@ -180,22 +180,6 @@ def resolved_settings(config: TrainConfig) -> dict[str, Any]:
     return {"config": config.to_dict(), key: values, f"{key}_note": note}
 
 
-def peft_config(config: TrainConfig):  # -> peft.LoraConfig | None
-    """The ``peft.LoraConfig`` of a config's ``lora`` section (a causal-LM adapter), or None
-    for full fine-tuning (``lora.enabled: false``)."""
-    from peft import LoraConfig
-
-    if not config.lora.enabled:
-        return None
-    return LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-
-
 def build_trainer(
     config: TrainConfig,
     callbacks: list[Any] | None = None,
@@ -245,7 +229,7 @@ def build_trainer(
     model, processor = loaded.model.train(), loaded.processor
     frame = frame_spec_for(processor, loaded.arch)
 
-    lora = peft_config(config)
+    lora = config.lora.peft_config()
     shared = "verification" in config.reward_weights and config.verifier.kind == "shared_base"
     if config.init_adapter or shared:
         from georeason.training.shared_verifier import wrap_policy
