@@ -17,7 +17,7 @@ from georeason_toyworld.pretrain import (
     hand_target,
     think_text,
 )
-from georeason_toyworld.report import aggregate, last_run, mean_std
+from georeason_toyworld.report import aggregate, last_run, mean_std, threshold_value
 from georeason_toyworld.splits import ANNOTATION_KEYS
 from georeason_toyworld.stages import _stored_pretrain
 
@@ -313,6 +313,11 @@ def test_mean_std_and_threshold_checks():
     assert not t["hand_plain"]["met"] and not t["reasoning_gap"]["met"]
     assert not t["rung5_r2_vs_r1"]["met"] and not t["rung1_box_area"]["met"]
     assert t["rung1_box_area"]["per_seed"] == [pytest.approx(2.0)]
+    # levels print unsigned, gains signed, ratios with two decimals
+    assert threshold_value(t["hand_plain"], 50.0) == "50.0"
+    assert threshold_value(t["reasoning_gap"], 10.0) == "+10.0"
+    assert threshold_value(t["rung5_r2_vs_r1"], -2.0) == "-2.0"
+    assert threshold_value(t["rung1_box_area"], 2.0) == "2.00"
 
 
 def test_grid_scenes_put_one_object_in_each_of_their_cells():

@@ -179,6 +179,7 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
 
     from georeason.errors import UserInputError
     from georeason_toyworld.experiment import QUICK, ExperimentSettings, run_experiment
+    from georeason_toyworld.report import threshold_value
 
     seeds = [args.seeds_one] if args.seeds_one is not None else list(args.seeds)
     if any(s < 0 for s in seeds):
@@ -214,7 +215,8 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
         return 0
     agg = run_experiment(args.out, seeds, settings, reuse=not args.no_reuse)
     for t in agg["thresholds"].values():
-        print(f"{'met    ' if t['met'] else 'NOT met'}  {t['description']}: mean {t['mean']:+.2f}")
+        mean = threshold_value(t, t["mean"])
+        print(f"{'met    ' if t['met'] else 'NOT met'}  {t['description']}: mean {mean}")
     print(f"wrote {args.out}/report.md and {args.out}/results.json")
     return 0
 

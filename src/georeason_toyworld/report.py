@@ -122,6 +122,19 @@ DESIGN_CHANGES: tuple[tuple[str, str, str], ...] = (
         "S1R3 -> S1bR3 (seed 1)",
     ),
 )
+#: Thresholds on a level (percent), not on a gain in points.
+LEVEL_THRESHOLDS = ("hand_plain", "eye_select")
+
+
+def threshold_value(check: dict[str, Any], value: float) -> str:
+    """A threshold's measured value as text: a gain in points signed (``+3.0``), a level in
+    percent unsigned (``71.0``), a ratio with two decimals (``0.98``)."""
+    kind = check.get("kind", "gain")
+    if kind == "ratio":
+        return f"{value:.2f}"
+    return f"{value:.1f}" if kind == "level" else f"{value:+.1f}"
+
+
 #: Levers tested with one-change probes and not adopted (no effect beyond the run-to-run spread
 #: of about 4-5 points): (change, what it did, probe), as :data:`DESIGN_CHANGES`.
 LEVERS_NOT_ADOPTED: tuple[tuple[str, str, str], ...] = (
@@ -228,6 +241,7 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
         m, sd = mean_std(vals)
         checks[name] = {
             "description": desc,
+            "kind": "level" if name in LEVEL_THRESHOLDS else "gain",
             "per_seed": vals,
             "mean": m,
             "std": sd,
@@ -238,6 +252,7 @@ def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
     m, sd = mean_std(ratios)
     checks["rung1_box_area"] = {
         "description": f"rung 1: mean box area within {AREA_FACTOR}x of the true mean",
+        "kind": "ratio",
         "per_seed": ratios,
         "mean": m,
         "std": sd,
@@ -361,8 +376,8 @@ def render_markdown(agg: dict[str, Any], per_seed: Sequence[dict[str, Any]]) -> 
         "|---|---|---|---|",
     ]
     for t in agg["thresholds"].values():
-        per = ", ".join(f"{v:.2f}" if "max" in t else f"{v:+.1f}" for v in t["per_seed"])
-        mean = f"{t['mean']:.2f}" if "max" in t else f"{t['mean']:+.1f}"
+        per = ", ".join(threshold_value(t, v) for v in t["per_seed"])
+        mean = threshold_value(t, t["mean"])
         lines.append(f"| {t['description']} | {per} | {mean} | {'yes' if t['met'] else '**no**'} |")
     lines += [
         "",
