@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from georeason.models.verifier import LocalVerifier
-from georeason.verifier_inputs import score_views, verifier_images
 from georeason_toyworld.cli import apply_overrides
-from georeason_toyworld.evaluate import scene_objects
-from georeason_toyworld.pretrain import EYE_MARGIN, TOY_MAX_PIXELS
+from georeason_toyworld.evaluate import score_scene_objects
+from georeason_toyworld.pretrain import TOY_MAX_PIXELS
 from georeason_toyworld.settings import ExperimentSettings
 from georeason_toyworld.splits import build_split
 from georeason_toyworld.stages import _pretrained_model, teacher_config
@@ -45,19 +44,11 @@ if not a.skip_train:
 
 recs = build_split("eval", a.neval, a.seed, kind="implicit", wordings="train", **s.split_kwargs())
 v = LocalVerifier.from_pretrained(out, max_pixels=TOY_MAX_PIXELS, batch_size=64)
-views, queries, meta = [], [], []
-for i, r in enumerate(recs):
-    target = [float(x) for x in r["boxes_xyxy_px"][0]]
-    for o in scene_objects(r):
-        box = o["box_xyxy_px"]
-        views.append(verifier_images(r["image"], box, "context_crop", EYE_MARGIN, TOY_MAX_PIXELS))
-        queries.append(r["query"])
-        meta.append((i, r["target_category"], o["category"], box == target))
-scores = score_views(v, views, queries, "context_crop")
 conf, per = collections.defaultdict(list), collections.defaultdict(list)
-for p, (i, tcat, ocat, is_t) in zip(scores, meta, strict=True):
-    conf[(tcat, "TARGET" if is_t else ocat)].append(p)
-    per[i].append((p, is_t, tcat))
+for o in score_scene_objects(v, recs):
+    tcat = recs[o["record"]]["target_category"]
+    conf[(tcat, "TARGET" if o["is_target"] else o["category"])].append(o["score"])
+    per[o["record"]].append((o["score"], o["is_target"], tcat))
 select = collections.defaultdict(list)
 for xs in per.values():
     select[xs[0][2]].append(max(xs)[1])

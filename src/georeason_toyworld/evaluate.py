@@ -180,6 +180,29 @@ def scene_objects(record: dict[str, Any]) -> list[dict[str, Any]]:
     return objs
 
 
+def score_scene_objects(
+    verifier: Any, records: Sequence[dict[str, Any]], input_mode: str = "context_crop"
+) -> list[dict[str, Any]]:
+    """The verifier's confidence for every object of every eval record's scene, asked the
+    record's query (one batched :func:`georeason.verifier_inputs.score_views` call).
+
+    Returns:
+        one ``{"record", "category", "box_xyxy_px", "is_target", "score"}`` per object, in
+        record order; ``record`` is the index into ``records``, ``box_xyxy_px`` xyxy original
+        pixels, ``score`` P(yes) in ``[0, 1]``.
+    """
+    objects, views, queries = [], [], []
+    for i, rec in enumerate(records):
+        target = [float(v) for v in rec["boxes_xyxy_px"][0]]
+        for o in scene_objects(rec):
+            box = o["box_xyxy_px"]
+            objects.append({"record": i, **o, "is_target": box == target})
+            views.append(verifier_images(rec["image"], box, input_mode, EYE_MARGIN, TOY_MAX_PIXELS))
+            queries.append(rec["query"])
+    scores = score_views(verifier, views, queries, input_mode)
+    return [{**o, "score": float(s)} for o, s in zip(objects, scores, strict=True)]
+
+
 def eye_metrics(
     model_dir: str | Path,
     records: Sequence[dict[str, Any]],
@@ -202,20 +225,10 @@ def eye_metrics(
     verifier = LocalVerifier.from_pretrained(
         model_dir, adapter=adapter, max_pixels=TOY_MAX_PIXELS, batch_size=64, device=device
     )
-    crops, queries, owner, is_target = [], [], [], []
-    for i, rec in enumerate(records):
-        target = [float(v) for v in rec["boxes_xyxy_px"][0]]
-        for o in scene_objects(rec):
-            crops.append(
-                verifier_images(
-                    rec["image"], o["box_xyxy_px"], input_mode, EYE_MARGIN, TOY_MAX_PIXELS
-                )
-            )
-            queries.append(rec["query"])
-            owner.append(i)
-            is_target.append(o["box_xyxy_px"] == target)
-    scores = np.asarray(score_views(verifier, crops, queries, input_mode), float)
-    owner_arr, tgt = np.asarray(owner), np.asarray(is_target, bool)
+    scored = score_scene_objects(verifier, records, input_mode)
+    scores = np.asarray([o["score"] for o in scored], float)
+    owner_arr = np.asarray([o["record"] for o in scored])
+    tgt = np.asarray([o["is_target"] for o in scored], bool)
     select, chance = [], []
     for i in range(len(records)):
         m = owner_arr == i

@@ -157,7 +157,7 @@ LEVERS_NOT_ADOPTED: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "larger verifier trained 1,500 steps instead of 500 (not adopted *yet*: see the README)",
-        "its category confusions vanish (select 91.6 -> 100 %, 300 scenes); RemoteZero +11 at "
+        "its category confusions vanish (select 91.7 -> 100 %, 300 scenes); RemoteZero +11 at "
         "100 steps, but +25 at 200 steps where the 500-step verifier's run stalls at +11",
         "probe_teacher S2T1500, S2R3T1500, S2R3x200T (seed 2)",
     ),

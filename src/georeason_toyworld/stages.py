@@ -111,8 +111,9 @@ def _model_keys(split: dict[str, Any], s: Any, policy_cfgs, teacher_cfg) -> dict
 
 
 def _stored_pretrain(path: Path) -> dict[str, Any]:
-    """``pretrain.json`` as ``{name: {"key", ...result}}``; files written before 2026-12-02
-    (one key for both models) are read into the per-model layout; unreadable files give {}."""
+    """``pretrain.json`` as ``{name: {"key", ...result}}``; files in the layout used until
+    2026-12-02 (one key for both models) are read into the per-model layout; unreadable files
+    give {}."""
     try:
         done = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -191,18 +192,16 @@ def pretrain_models(out: Path, seed: int, s: Any, log) -> dict[str, Any]:
             done[name] = {**res, "config": cfg if name == "policy" else cfg[0], "reused": False}
             done[name]["key"] = keys[name]
     reused = any(done[n]["reused"] for n in specs)
-    walls = [float(done[n].get("wall_s", 0.0)) for n in specs]
-    stage_wall = (max(walls) if s.workers >= 2 else sum(walls)) if reused else None
-    result = {
-        **done,
-        "stage_wall_s": stage_wall if reused else time.perf_counter() - t0,
-        "workers": s.workers,
-    }
+    if reused:  # what a fresh stage takes, from the models' own walls
+        walls = [float(done[n].get("wall_s", 0.0)) for n in specs]
+        stage_wall = max(walls) if s.workers >= 2 else sum(walls)
+    else:
+        stage_wall = time.perf_counter() - t0
     if jobs:
         stored_form = {n: {k: v for k, v in done[n].items() if k != "reused"} for n in specs}
         write_json(path, {**stored_form, "workers": s.workers})  # atomic: the next run
         # trusts this file
-    return {**result, "reused": reused}
+    return {**done, "stage_wall_s": stage_wall, "workers": s.workers, "reused": reused}
 
 
 def baseline_metrics(
