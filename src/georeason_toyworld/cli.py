@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--quick", action="store_true", help="a few samples and steps per stage (wiring check)"
     )
-    r.add_argument("--grpo-steps", type=int, help="override the GRPO steps of every run")
+    r.add_argument(
+        "--grpo-steps",
+        type=int,
+        help="the GRPO steps of every run (grpo_steps and distill_grpo_steps)",
+    )
     r.add_argument("--pretrain-steps", type=int, help="override the policy's SFT steps")
     r.add_argument("--no-reuse", action="store_true", help="rerun seeds that have results")
     r.add_argument(
@@ -186,8 +190,8 @@ def run_experiment_cmd(args: argparse.Namespace) -> int:
         raise UserInputError(f"seeds must be non-negative, got {seeds}")
     torch.set_num_threads(1)  # ours: the experiment is sized for 2 shared CPU cores
     settings = dataclasses.replace(QUICK) if args.quick else ExperimentSettings()
-    if args.grpo_steps is not None:
-        settings.grpo_steps = args.grpo_steps
+    if args.grpo_steps is not None:  # every run: grpo_steps and distill_grpo_steps
+        settings.grpo_steps = settings.distill_grpo_steps = args.grpo_steps
     if args.pretrain_steps is not None:
         settings.pretrain_steps = args.pretrain_steps
     if args.workers is not None:

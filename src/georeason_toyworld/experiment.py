@@ -73,18 +73,19 @@ def _grpo_rungs(
     teacher = {"kind": "local", "model": str(out / "models" / "teacher")}
     evals, boxes = data["evals"], data["monitor_boxes"]
     runs: dict[str, Any] = {}
+    long = s.distill_grpo_steps  # rung 3 and its ceiling: the same, longer budget
 
     def job(name: str, mode: str, data_key: str, base: str = policy, **kw) -> tuple:
         raw = grpo_config(s, mode, base, grpo_dir / name, data[data_key], seed, **kw)
         return grpo_job(name, raw, evals, base, boxes)
 
-    batches = [
+    batches = [  # two runs of the same length side by side with 2 workers
         [
-            job("sanity_iou_plain", "remotereasoner", "plain_rl_boxes"),
-            job("remotezero_distill", "remotezero", "rl", verifier=teacher),
+            job("remotezero_distill", "remotezero", "rl", verifier=teacher, steps=long),
+            job("remotereasoner_ceiling", "remotereasoner", "rl_boxes", steps=long),
         ],
         [
-            job("remotereasoner_ceiling", "remotereasoner", "rl_boxes"),
+            job("sanity_iou_plain", "remotereasoner", "plain_rl_boxes"),
             job("remotezero_selfevo_r1", "remotezero", "rl", merge=True),
         ],
     ]

@@ -81,10 +81,12 @@ def grpo_config(
     seed: int,
     verifier: dict[str, Any] | None = None,
     merge: bool = False,
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """The train config (a dict for :func:`georeason.training.config.config_from_dict`) of one
     run; every GRPO setting that TRL would otherwise default is set from ``s``
-    (:class:`georeason_toyworld.settings.ExperimentSettings`)."""
+    (:class:`georeason_toyworld.settings.ExperimentSettings`); ``steps`` overrides
+    ``s.grpo_steps``."""
     raw: dict[str, Any] = {
         "mode": mode,
         "model": model,
@@ -120,7 +122,7 @@ def grpo_config(
             "epsilon": s.epsilon,
             "num_iterations": 1,
             "max_grad_norm": 1.0,
-            "max_steps": s.grpo_steps,
+            "max_steps": s.grpo_steps if steps is None else steps,
             "save_strategy": "no",
             "logging_steps": 1,
             "report_to": [],

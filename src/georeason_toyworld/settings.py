@@ -14,9 +14,9 @@ class ExperimentSettings:
 
     Attributes:
         n_pretrain, n_rl, n_eval: scenes per split (one query each); ``n_eval`` >= 100 for
-            the report's numbers. ``n_rl`` = ``prompts_per_step x grpo_steps``: every RL
-            prompt is a new scene (with 256 scenes seen six times the rollouts learned each
-            scene's box instead of the query, probe R3x).
+            the report's numbers. ``n_rl`` = ``prompts_per_step x distill_grpo_steps`` (the
+            longest run): every RL prompt is a new scene (with 256 scenes seen six times the
+            rollouts learned each scene's box instead of the query, probe R3x).
         scene_px: side of the square scenes in pixels (96: a 3 x 3 grid of 32 px visual
             tokens for the toy Qwen3-VL; 128 / 4 x 4 until 2026-12-02, when the 3 x 3 grid with
             twice the pretraining scenes lifted the plain Hand from 21 % to 42 %,
@@ -42,7 +42,16 @@ class ExperimentSettings:
             (:func:`georeason_toyworld.splits.build_split`).
         policy_size: width/depth of the policy.
         teacher_size, teacher_steps: the larger Eye-only verifier used for distillation.
-        grpo_steps: optimizer steps of every GRPO run (the same budget for all of them).
+            1,500 steps (500 until 2026-12-02): seed 2's 500-step verifier confused categories
+            (trees P(yes) 0.91 for building queries) and RemoteZero hacked the confusions
+            (boxes 1.21x the true area, +11 at 200 steps); the 1,500-step one selects the
+            target in 100 % of 300 scenes and gave +25 (probes S2T1500, S2R3x200T).
+        grpo_steps: optimizer steps of rung 1 (IoU GRPO on plain expressions) and of the two
+            self-evolution rounds.
+        distill_grpo_steps: optimizer steps of rung 3 (RemoteZero distilled from the larger
+            verifier) and of its ceiling (rung 4: the same budget). 200 (100 until
+            2026-12-02): on seed 2 the distillation gained +11 at 100 steps and +25 at 200
+            with the 1,500-step verifier (probes S2R3T1500, S2R3x200T).
         num_generations: rollouts per prompt (RemoteZero: 4; ours 8: more exploration per
             prompt for a tiny policy).
         prompts_per_step: prompts per GRPO step (batch = prompts x generations). 16 (4 until
@@ -70,7 +79,7 @@ class ExperimentSettings:
     """
 
     n_pretrain: int = 4000
-    n_rl: int = 1600
+    n_rl: int = 3200
     n_eval: int = 100
     scene_px: int = 96
     layout: str = "grid"
@@ -85,8 +94,9 @@ class ExperimentSettings:
     teacher_size: ToyModelSize = field(
         default_factory=lambda: ToyModelSize(hidden=192, layers=3, vision_hidden=96, vision_depth=2)
     )
-    teacher_steps: int = 500
+    teacher_steps: int = 1500
     grpo_steps: int = 100
+    distill_grpo_steps: int = 200
     num_generations: int = 8
     prompts_per_step: int = 16
     temperature: float = 0.9
@@ -127,6 +137,7 @@ QUICK = ExperimentSettings(
     ground_batch=2,
     teacher_steps=4,
     grpo_steps=2,
+    distill_grpo_steps=2,
     num_generations=4,
     prompts_per_step=1,
     bestofn_samples=2,
