@@ -59,14 +59,15 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     assert runs["remotezero_selfevo_r1"]["verifier"]["kind"] == "initial_policy"
     assert runs["remotezero_distill"]["verifier"]["kind"] == "local"
     assert runs["sanity_iou_plain"]["mode"] == "remotereasoner"
-    assert all(r["steps"] == 2 for r in runs.values())
+    long_runs = {"remotezero_distill", "remotereasoner_ceiling"}  # rungs 3 and 4
+    assert {k: r["steps"] for k, r in runs.items()} == {k: 3 if k in long_runs else 2 for k in runs}
     # every GRPO setting TRL would default is explicit and recorded
     for r in runs.values():
         for key in ("beta", "loss_type", "scale_rewards", "epsilon", "lr_scheduler_type"):
             assert key in r["grpo"]
         assert r["lora"]["r"] == 16
         for key in ("reward_std", "frac_tied_groups", "kl", "clip_ratio", "sampled_box_iou"):
-            assert len(r["curves"][key]) == 2
+            assert len(r["curves"][key]) == r["steps"]
     # the RL data the RemoteZero runs read carries no box and no target identity
     rl = [json.loads(x) for x in (out / "seed3/data/rl/queries.jsonl").read_text().splitlines()]
     assert rl and all(not set(ANNOTATION_KEYS) & set(x) for x in rl)
