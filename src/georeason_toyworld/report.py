@@ -129,7 +129,8 @@ DESIGN_CHANGES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "rungs 3 and 4: 200 GRPO steps on 3,200 RL scenes (from 100 on 1,600), with that verifier",
-        "RemoteZero +11 at 100 steps -> +25 at 200 (boxes 0.95x the true area); ceiling +17 -> +39",
+        "RemoteZero +11 at 100 steps -> +25 at 200 (boxes 0.95x the true area); ceiling +17 -> "
+        "+38 (S2C200 on seed 0's eval scenes)",
         "S2R3T1500 -> S2R3x200T, S2C200 (seed 2)",
     ),
 )
