@@ -9,11 +9,18 @@ and score the union against the ground-truth mask with :func:`georeason.masks.ma
 shape fit), ``grabcut`` (plain OpenCV GrabCut per box, reference only: 5 iterations on the box
 plus a 10 px context margin), and ``sam2`` when ``--sam-checkpoint`` is given.
 
+Round objects (NWPU VHR-10 instance polygons): per class, over the bundled images in
+``tests/data/nwpu_vhr10`` (and, with ``--vhr10-root``, over every image of a COCO-format NWPU
+VHR-10 copy holding ``annotations/instances_{train,val}.json`` and ``images/{train,val}/``), the
+mean per-instance IoU (each ground-truth box's mask against its own instance mask) and the pooled
+union IoU (sum over images of the union masks' intersections over the sum of their unions).
+
 Writes ``benchmarks/results/segmenter_oracle.md`` and ``.json``.
 
 Usage::
 
     .venv/bin/python benchmarks/segmenter_oracle.py [--sam-checkpoint DIR] [--device cpu]
+        [--vhr10-root DIR]
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ import numpy as np
 from PIL import Image
 
 from georeason.data import SAMPLES_DIR, sample_records
+from georeason.eval.datasets.coco_instances import read_coco_instances
 from georeason.geometry import as_boxes_xyxy, crop_window_px
 from georeason.io import read_image
-from georeason.masks import box_to_mask, mask_iou, union_of_masks
+from georeason.masks import box_to_mask, mask_intersection_union, mask_iou, union_of_masks
 from georeason.models.segmenters import build_segmenter
 
 RESULTS = Path(__file__).resolve().parent / "results"
+VHR10_BUNDLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "nwpu_vhr10"
+VHR10_CLASSES = ("storage_tank", "baseball_diamond", "tennis_court", "ground_track_field")
 GRABCUT_MARGIN_PX = 10
 GRABCUT_ITERS = 5
 
@@ -119,6 +129,39 @@ def dota_obb_sets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
+def round_object_scores(segmenter, sources: list[tuple[Path, Path]]) -> dict[str, dict]:
+    """Per NWPU VHR-10 class: mean instance IoU, pooled union IoU, boxes, ms per box.
+
+    Args:
+        segmenter: a box -> mask segmenter.
+        sources: ``[(instances json, image folder), ...]``.
+    """
+    acc: dict[str, dict[str, list]] = {}
+    for json_path, image_dir in sources:
+        for item in read_coco_instances(json_path, image_dir, VHR10_CLASSES):
+            rgb = read_image(item.image_path).rgb
+            for cls in sorted(set(item.categories)):
+                idx = [i for i, c in enumerate(item.categories) if c == cls]
+                t0 = time.perf_counter()
+                masks = segmenter.segment(rgb, item.boxes_xyxy_px[idx])
+                a = acc.setdefault(cls, {"iou": [], "inter": [], "union": [], "s": []})
+                a["s"].append(time.perf_counter() - t0)
+                a["iou"] += [mask_iou(m, item.masks[i]) for m, i in zip(masks, idx, strict=True)]
+                gt = union_of_masks([item.masks[i] for i in idx], item.height, item.width)
+                inter, union = mask_intersection_union(union_of_masks(masks, *gt.shape), gt)
+                a["inter"].append(inter)
+                a["union"].append(union)
+    return {
+        cls: {
+            "instance_iou": float(np.mean(a["iou"])),
+            "pooled_union_iou": sum(a["inter"]) / max(sum(a["union"]), 1),
+            "num_boxes": len(a["iou"]),
+            "ms_per_box": 1000.0 * sum(a["s"]) / max(len(a["iou"]), 1),
+        }
+        for cls, a in acc.items()
+    }
+
+
 def evaluate(
     segmenter,
     rgb: np.ndarray,
@@ -143,6 +186,9 @@ def main() -> None:
     ap.add_argument("--sam-checkpoint", default=None)
     ap.add_argument("--device", default=None)
     ap.add_argument("--no-grabcut", action="store_true")
+    ap.add_argument(
+        "--vhr10-root", type=Path, default=None, help="a COCO-format NWPU VHR-10 copy (optional)"
+    )
     args = ap.parse_args()
 
     cv2.setNumThreads(1)
@@ -166,6 +212,19 @@ def main() -> None:
 
     results = run([(r["id"], *load_gt(r)) for r in mask_sets()])
     held_out = run(dota_obb_sets())
+    round_sets = {"bundled": [(VHR10_BUNDLED / "instances.json", VHR10_BUNDLED / "images")]}
+    if args.vhr10_root:
+        round_sets["full"] = [
+            (
+                args.vhr10_root / "annotations" / f"instances_{s}.json",
+                args.vhr10_root / "images" / s,
+            )
+            for s in ("train", "val")
+        ]
+    round_objects = {
+        which: {key: round_object_scores(seg, src) for key, seg in segmenters.items()}
+        for which, src in round_sets.items()
+    }
 
     names = list(segmenters)
     means = {k: float(np.mean([results[s][k]["iou"] for s in results])) for k in names}
@@ -226,6 +285,34 @@ def main() -> None:
             + " | ".join(f"{row[k]['instance_iou']:.4f}" for k in names)
             + " |"
         )
+    for which, by_seg in round_objects.items():
+        what = (
+            "the 7 bundled images (tests/data/nwpu_vhr10)"
+            if which == "bundled"
+            else f"all 650 annotated images of NWPU VHR-10 (`--vhr10-root {args.vhr10_root}`)"
+        )
+        lines += [
+            "",
+            f"Round objects, NWPU VHR-10 instance polygons, {what}: mean per-instance IoU, and "
+            "pooled union IoU (sum of intersections over sum of unions of the per-image unions).",
+            "",
+            "| class | boxes | "
+            + " | ".join(f"{k} instance IoU" for k in names)
+            + " | "
+            + " | ".join(f"{k} pooled IoU" for k in names)
+            + " |",
+            "|---|---|" + "---|" * (2 * len(names)),
+        ]
+        for cls in VHR10_CLASSES:
+            if cls not in by_seg["box"]:
+                continue
+            lines.append(
+                f"| {cls} | {by_seg['box'][cls]['num_boxes']} | "
+                + " | ".join(f"{by_seg[k][cls]['instance_iou']:.4f}" for k in names)
+                + " | "
+                + " | ".join(f"{by_seg[k][cls]['pooled_union_iou']:.4f}" for k in names)
+                + " |"
+            )
     if any(s.startswith("sam2-random") for s in names):
         lines += ["", "`sam2-random-weights` is a tiny random-weight model (wiring check only)."]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -234,6 +321,7 @@ def main() -> None:
         "protocol": "union IoU vs gt mask, gt boxes as prompts",
         "results": results,
         "mean_iou": means,
+        "round_objects_nwpu_vhr10": round_objects,
     }
     (RESULTS / "segmenter_oracle.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print("\n".join(lines))
