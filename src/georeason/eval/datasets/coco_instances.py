@@ -2,8 +2,9 @@
 
 The COCO format (Lin et al., "Microsoft COCO", ECCV 2014; ``instances_*.json``) is how iSAID
 and the NWPU VHR-10 instance masks (Su et al., IGARSS 2019,
-github.com/chaozhong2010/VHR-10_dataset_coco) are distributed. This reader serves the box -> mask benchmarks and tests: it yields, per image,
-every instance's box and mask of the requested categories.
+github.com/chaozhong2010/VHR-10_dataset_coco) are distributed. This reader serves the
+box -> mask benchmarks and tests: it yields, per image, every instance's box and mask of the
+requested categories.
 """
 
 from __future__ import annotations
