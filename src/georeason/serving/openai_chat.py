@@ -107,3 +107,46 @@ def create_chat_completion(client: Any, what: str, **body: Any) -> Any:
         raise ServerResponseError(
             f"{what} {base} rejected the request: HTTP {exc.status_code} {detail}"
         ) from None
+
+
+def load_lora_adapter(
+    base_url: str, lora_name: str, lora_path: str, api_key: str | None = None
+) -> None:
+    """Register a LoRA adapter folder with a vLLM server under ``lora_name``
+    (``POST {base_url}/load_lora_adapter``, vLLM's runtime LoRA API; the server must run with
+    ``--enable-lora`` and ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``). An adapter already loaded
+    under that name (a resumed run) is kept.
+
+    Raises:
+        ServerUnavailableError: the server cannot be reached.
+        ServerResponseError: it refuses (no such endpoint: not vLLM, or runtime LoRA updating
+            off; a bad adapter folder).
+    """
+    import httpx
+
+    key = api_key or os.environ.get(API_KEY_ENV) or "EMPTY"
+    url = f"{base_url.rstrip('/')}/load_lora_adapter"
+    try:
+        resp = httpx.post(
+            url,
+            json={"lora_name": lora_name, "lora_path": lora_path},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=600.0,
+        )
+    except httpx.HTTPError as exc:
+        raise ServerUnavailableError(
+            f"policy server {base_url} unreachable ({type(exc).__name__}); is it running?"
+        ) from None
+    if resp.status_code == 200 or "already been loaded" in resp.text:
+        return
+    detail = " ".join(resp.text.split())[:300]
+    hint = (
+        " (runtime LoRA loading needs vLLM started with --enable-lora and "
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)"
+        if resp.status_code in (404, 405)
+        else ""
+    )
+    raise ServerResponseError(
+        f"policy server {base_url} refused LoRA adapter {lora_path}: HTTP {resp.status_code} "
+        f"{detail}{hint}"
+    )

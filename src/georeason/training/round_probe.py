@@ -4,6 +4,7 @@ the policy's Acc@0.5 / gIoU on a labelled set."""
 from __future__ import annotations
 
 import gc
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,18 @@ class EvalSettings:
         limit: evaluate the first N samples only.
         max_new_tokens: generation budget of the policy.
         batch_size: generation batch.
+        policy_url: evaluate each round's policy behind this OpenAI-compatible server
+            (``http://HOST:PORT/v1``) instead of in-process (None).
+        served_model: how the server gets the round's weights. ``"path"``: the request names
+            the round's full model folder, ``ROUND/merged`` (written from the LoRA adapter
+            when the round has none), which ``transformers serve`` loads on first use.
+            ``"lora"``: the round's adapter is registered with vLLM's runtime LoRA API
+            (``POST {policy_url}/load_lora_adapter``; start ``vllm serve BASE --enable-lora``
+            with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``) under the name ``RUN-ROUND``; only
+            for adapters trained on the served base (not with ``carry: merge`` after round 1).
+        model_family: the box frame (``qwen2_5_vl`` / ``qwen3_vl``); None: read from the
+            base checkpoint's ``config.json``.
+        concurrency: requests in flight at once.
     """
 
     dataset: str = "jsonl"
@@ -42,6 +55,20 @@ class EvalSettings:
     limit: int | None = None
     max_new_tokens: int = 512
     batch_size: int = 4
+    policy_url: str | None = None
+    served_model: str = "path"
+    model_family: str | None = None
+    concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        if self.served_model not in ("path", "lora"):
+            raise UserInputError(
+                f"evolve.eval.served_model must be path or lora, got {self.served_model!r}"
+            )
+        if self.concurrency < 1:
+            raise UserInputError(
+                f"evolve.eval.concurrency must be at least 1, got {self.concurrency}"
+            )
 
 
 def probe_pairs(cfg: TrainConfig, n_records: int) -> tuple[list[Any], list[str]]:
@@ -133,20 +160,21 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
 
         root = str(SAMPLES_DIR)
     dataset = build_dataset(settings.dataset, root, settings.split)
-    policy = Policy.from_pretrained(
-        resolve_model(cfg.model),
-        adapter=adapter_dir,
-        max_pixels=cfg.max_pixels,
-        dtype=cfg.dtype,
-        prompt_template=cfg.prompt_template,
-    )
+    if settings.policy_url:
+        policy = served_round_policy(cfg, adapter_dir, settings)
+        source: dict[str, Any] = {}  # the predictor records "MODEL @ URL" itself
+    else:
+        policy = Policy.from_pretrained(
+            resolve_model(cfg.model),
+            adapter=adapter_dir,
+            max_pixels=cfg.max_pixels,
+            dtype=cfg.dtype,
+            prompt_template=cfg.prompt_template,
+        )
+        source = {"adapter": str(adapter_dir)}
     try:
         predictor = PolicyPredictor(
-            policy,
-            None,
-            settings.max_new_tokens,
-            settings.batch_size,
-            {"adapter": str(adapter_dir)},
+            policy, None, settings.max_new_tokens, settings.batch_size, source
         )
         result = evaluate(
             dataset,
@@ -166,6 +194,58 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
         "box_Acc@0.5": result.metrics.get("box_Acc@0.5"),
         "box_gIoU": result.metrics.get("box_gIoU"),
     }
+
+
+def served_round_policy(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings):
+    """The round's policy behind ``settings.policy_url`` (a
+    :class:`georeason.serving.policy_client.ServedPolicy`); see :class:`EvalSettings` for the
+    two ways the server gets the weights.
+
+    Raises:
+        UserInputError: ``served_model: lora`` for an adapter trained on merged weights, or
+            a base model whose family cannot be told.
+        ServerUnavailableError / ServerResponseError: the server is down or refuses the adapter.
+        ModelLoadError: the base checkpoint cannot be read.
+    """
+    from georeason.models.loading import read_arch
+    from georeason.models.spec import resolve_model
+    from georeason.serving.openai_chat import load_lora_adapter
+    from georeason.serving.policy_client import ServedPolicy, model_family_of
+    from georeason.training.trainer import merge_adapter
+
+    base = resolve_model(cfg.model)
+    adapter_dir = Path(adapter_dir).resolve()
+    if settings.served_model == "lora" and Path(base).name == "merged":
+        raise UserInputError(
+            f"evolve.eval.served_model lora: {adapter_dir} was trained on merged weights "
+            f"({base}), not on the served base model; use served_model: path"
+        )
+    if settings.model_family:
+        family = model_family_of(base, settings.model_family)
+    elif (Path(base) / "config.json").is_file():
+        family = read_arch(base)
+    else:  # a hub id names its family
+        family = model_family_of(base)
+    if settings.served_model == "lora":
+        name = f"{adapter_dir.parent.name}-{adapter_dir.name}"
+        load_lora_adapter(settings.policy_url, name, str(adapter_dir))
+    else:
+        merged = adapter_dir / "merged"
+        if not (merged / "config.json").is_file():
+            tmp = adapter_dir / "merged.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
+            merge_adapter(cfg.model, adapter_dir, tmp, dtype=cfg.dtype)
+            shutil.rmtree(merged, ignore_errors=True)
+            tmp.rename(merged)
+        name = str(merged)
+    return ServedPolicy(
+        settings.policy_url,
+        name,
+        model_family=family,
+        max_pixels=cfg.max_pixels,
+        prompt_template=cfg.prompt_template,
+        concurrency=settings.concurrency,
+    )
 
 
 # --- progress -----------------------------------------------------------------------------------
