@@ -379,6 +379,8 @@ def test_served_round_eval_equals_in_process(
     """evolve's per-round evaluation through ``transformers serve``: the round's LoRA is merged
     into ``ROUND/merged``, which the server loads by path; the served answers equal in-process
     greedy decoding of that merged model, and the metrics equal the in-process round eval."""
+    if os.environ.get("GEOREASON_SERVED_URL_QWEN2_5_VL"):
+        pytest.skip("a vLLM server serves one model and cannot load a folder by path")
     from georeason.data import SAMPLES_DIR
     from georeason.eval.datasets import build_dataset
     from georeason.eval.runner import PolicyPredictor, evaluate
