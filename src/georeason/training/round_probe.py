@@ -7,11 +7,14 @@ import gc
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from georeason.errors import UserInputError
 from georeason.training.config import TrainConfig
 from georeason.verifier_inputs import score_views
+
+if TYPE_CHECKING:
+    from georeason.serving.policy_client import ServedPolicy
 
 #: Probe boxes as fractions of the image (x1, y1, x2, y2): four quadrants and the centre half
 #: (ours: fixed, label-free crops on which successive verifiers are compared).
@@ -196,7 +199,9 @@ def evaluate_round(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings) 
     }
 
 
-def served_round_policy(cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings):
+def served_round_policy(
+    cfg: TrainConfig, adapter_dir: Path, settings: EvalSettings
+) -> ServedPolicy:
     """The round's policy behind ``settings.policy_url`` (a
     :class:`georeason.serving.policy_client.ServedPolicy`); see :class:`EvalSettings` for the
     two ways the server gets the weights.
