@@ -181,6 +181,16 @@ def evaluate(
     return out
 
 
+def _table_header(first: str, left: str, right: str, names: list[str]) -> list[str]:
+    """Markdown header rows: ``first | boxes | NAME left ... | NAME right ...``."""
+    cols = [first, "boxes", *(f"{k} {left}" for k in names), *(f"{k} {right}" for k in names)]
+    return ["| " + " | ".join(cols) + " |", "|---|---|" + "---|" * (2 * len(names))]
+
+
+def _table_row(label: str, n: int, left: list[str], right: list[str]) -> str:
+    return "| " + " | ".join([label, str(n), *left, *right]) + " |"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sam-checkpoint", default=None)
@@ -240,21 +250,17 @@ def main() -> None:
         "Metric: pixel IoU of the union of the per-box masks against the ground-truth mask "
         "(all ground-truth boxes of the set as prompts). Time: wall time of `segment` per box.",
         "",
-        "| mask set | boxes | "
-        + " | ".join(f"{k} IoU" for k in names)
-        + " | "
-        + " | ".join(f"{k} ms/box" for k in names)
-        + " |",
-        "|---|---|" + "---|" * (2 * len(names)),
+        *_table_header("mask set", "IoU", "ms/box", names),
     ]
     for sid, row in results.items():
         n = next(iter(row.values()))["num_boxes"]
         lines.append(
-            f"| {sid} | {n} | "
-            + " | ".join(f"{row[k]['iou']:.4f}" for k in names)
-            + " | "
-            + " | ".join(f"{row[k]['ms_per_box']:.1f}" for k in names)
-            + " |"
+            _table_row(
+                sid,
+                n,
+                [f"{row[k]['iou']:.4f}" for k in names],
+                [f"{row[k]['ms_per_box']:.1f}" for k in names],
+            )
         )
     lines.append(
         "| **mean over sets** | | "
@@ -269,21 +275,17 @@ def main() -> None:
         "oriented box, and packed vehicles' boxes cover each other's gaps. Mean per-instance "
         "IoU (each box's mask against its own oriented box) is given as well.",
         "",
-        "| set | boxes | "
-        + " | ".join(f"{k} IoU" for k in names)
-        + " | "
-        + " | ".join(f"{k} instance IoU" for k in names)
-        + " |",
-        "|---|---|" + "---|" * (2 * len(names)),
+        *_table_header("set", "IoU", "instance IoU", names),
     ]
     for sid, row in held_out.items():
         n = next(iter(row.values()))["num_boxes"]
         lines.append(
-            f"| {sid} | {n} | "
-            + " | ".join(f"{row[k]['iou']:.4f}" for k in names)
-            + " | "
-            + " | ".join(f"{row[k]['instance_iou']:.4f}" for k in names)
-            + " |"
+            _table_row(
+                sid,
+                n,
+                [f"{row[k]['iou']:.4f}" for k in names],
+                [f"{row[k]['instance_iou']:.4f}" for k in names],
+            )
         )
     for which, by_seg in round_objects.items():
         what = (
@@ -296,22 +298,18 @@ def main() -> None:
             f"Round objects, NWPU VHR-10 instance polygons, {what}: mean per-instance IoU, and "
             "pooled union IoU (sum of intersections over sum of unions of the per-image unions).",
             "",
-            "| class | boxes | "
-            + " | ".join(f"{k} instance IoU" for k in names)
-            + " | "
-            + " | ".join(f"{k} pooled IoU" for k in names)
-            + " |",
-            "|---|---|" + "---|" * (2 * len(names)),
+            *_table_header("class", "instance IoU", "pooled IoU", names),
         ]
         for cls in VHR10_CLASSES:
             if cls not in by_seg["box"]:
                 continue
             lines.append(
-                f"| {cls} | {by_seg['box'][cls]['num_boxes']} | "
-                + " | ".join(f"{by_seg[k][cls]['instance_iou']:.4f}" for k in names)
-                + " | "
-                + " | ".join(f"{by_seg[k][cls]['pooled_union_iou']:.4f}" for k in names)
-                + " |"
+                _table_row(
+                    cls,
+                    by_seg["box"][cls]["num_boxes"],
+                    [f"{by_seg[k][cls]['instance_iou']:.4f}" for k in names],
+                    [f"{by_seg[k][cls]['pooled_union_iou']:.4f}" for k in names],
+                )
             )
     if any(s.startswith("sam2-random") for s in names):
         lines += ["", "`sam2-random-weights` is a tiny random-weight model (wiring check only)."]

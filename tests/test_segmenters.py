@@ -259,6 +259,20 @@ def test_default_beats_box_filling_on_real_round_objects():
         assert np.mean(v["default"]) > np.mean(v["box"]) + 0.02, cls
 
 
+def _coco_box_ann(ann_id: int, image_id: int, cat: int, bbox: list, iscrowd: int = 0) -> dict:
+    """A COCO annotation whose polygon is its ``[x, y, w, h]`` box."""
+    x, y, w, h = bbox
+    poly = [x, y, x + w, y, x + w, y + h, x, y + h]
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cat,
+        "bbox": bbox,
+        "iscrowd": iscrowd,
+        "segmentation": [poly],
+    }
+
+
 def test_read_coco_instances_constructed(tmp_path):
     Image.fromarray(np.zeros((8, 10, 3), np.uint8)).save(tmp_path / "a.png")
     coco = {
@@ -268,38 +282,10 @@ def test_read_coco_instances_constructed(tmp_path):
             {"id": 6, "file_name": "b.png", "height": 8, "width": 10},
         ],
         "annotations": [
-            {
-                "id": 1,
-                "image_id": 5,
-                "category_id": 1,
-                "bbox": [2, 1, 4, 3],
-                "iscrowd": 0,
-                "segmentation": [[2, 1, 6, 1, 6, 4, 2, 4]],
-            },
-            {
-                "id": 2,
-                "image_id": 5,
-                "category_id": 2,
-                "bbox": [0, 0, 1, 1],
-                "iscrowd": 0,
-                "segmentation": [[0, 0, 1, 0, 1, 1, 0, 1]],
-            },
-            {
-                "id": 3,
-                "image_id": 5,
-                "category_id": 1,
-                "bbox": [0, 0, 9, 7],
-                "iscrowd": 1,
-                "segmentation": [[0, 0, 9, 0, 9, 7, 0, 7]],
-            },
-            {
-                "id": 4,
-                "image_id": 6,
-                "category_id": 2,
-                "bbox": [0, 0, 2, 2],
-                "iscrowd": 0,
-                "segmentation": [[0, 0, 2, 0, 2, 2, 0, 2]],
-            },
+            _coco_box_ann(1, 5, 1, [2, 1, 4, 3]),
+            _coco_box_ann(2, 5, 2, [0, 0, 1, 1]),
+            _coco_box_ann(3, 5, 1, [0, 0, 9, 7], iscrowd=1),
+            _coco_box_ann(4, 6, 2, [0, 0, 2, 2]),
         ],
     }
     (tmp_path / "instances.json").write_text(json.dumps(coco))
