@@ -3,8 +3,9 @@
 #   bash scripts/vllm_check.sh [WORK_DIR]
 # Builds the two tiny random-weight checkpoints (Qwen2.5-VL and Qwen3-VL, seed 0) in WORK_DIR,
 # starts one `vllm serve` per checkpoint on loopback, and runs tests/test_served_policy.py
-# against them: the served greedy text and boxes must equal the in-process ones, and `locate`,
-# `eval` and the web app's backend must work through --policy-url. On CPU machines the same
+# against them: the served greedy text and boxes must equal the in-process ones, `locate`,
+# `eval` and the web app's backend must work through --policy-url, and a self-evolution round's
+# LoRA adapter registered at run time (evolve.eval.served_model: lora) must evaluate as in-process. On CPU machines the same
 # tests run against `transformers serve` (make test).
 # Needs: torch with CUDA, vLLM (`pip install vllm`; it brings its own torch build) and
 # `pip install -e ".[dev]"`. Writes the servers' logs to WORK_DIR/vllm_*.log.
@@ -43,9 +44,13 @@ for ARCH in qwen2_5_vl qwen3_vl; do
   PORT=$((PORT + 1))
   DIR="$WORK/tiny-$ARCH"
   # float32 and eager mode: the closest vLLM gets to the in-process float32 forward pass.
+  # The Qwen2.5-VL server also takes LoRA adapters at run time (evolve's served_model: lora).
+  LORA=()
+  [ "$ARCH" = qwen2_5_vl ] && LORA=(--enable-lora --max-lora-rank 8)
+  VLLM_ALLOW_RUNTIME_LORA_UPDATING=True \
   vllm serve "$DIR" --served-model-name "$DIR" --host 127.0.0.1 --port "$PORT" \
     --dtype float32 --enforce-eager --max-model-len 4096 --gpu-memory-utilization 0.2 \
-    --limit-mm-per-prompt '{"image": 1}' >"$WORK/vllm_$ARCH.log" 2>&1 &
+    --limit-mm-per-prompt '{"image": 1}' ${LORA[@]+"${LORA[@]}"} >"$WORK/vllm_$ARCH.log" 2>&1 &
   PIDS+=($!)
   export "GEOREASON_SERVED_URL_${ARCH^^}=http://127.0.0.1:$PORT/v1"
   for _ in $(seq 1 180); do

@@ -434,12 +434,42 @@ def test_served_round_eval_lora_mode_errors(served_url, tiny_qwen25vl_dir, round
 
     cfg = config_from_dict(_train_raw(tiny_qwen25vl_dir))
     settings = EvalSettings(policy_url=served_url, served_model="lora")
-    with pytest.raises(ServerResponseError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING"):
-        served_round_policy(cfg, round_adapters[0], settings)
+    if not os.environ.get("GEOREASON_SERVED_URL_QWEN2_5_VL"):  # vLLM check: it does load them
+        with pytest.raises(ServerResponseError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING"):
+            served_round_policy(cfg, round_adapters[0], settings)
     merged_base = round_adapters[0].parent / "round_0" / "merged"
     cfg_merged = config_from_dict(_train_raw(merged_base))
     with pytest.raises(UserInputError, match="trained on merged weights"):
         served_round_policy(cfg_merged, round_adapters[0], settings)
+
+
+@pytest.mark.slow
+def test_served_round_eval_lora_on_vllm(tiny_qwen25vl_dir, round_adapters, tmp_path):
+    """``served_model: lora`` on vLLM (``scripts/vllm_check.sh`` starts the Qwen2.5-VL server
+    with ``--enable-lora``): the adapter registered at run time evaluates as in-process."""
+    import shutil
+
+    from georeason.training.config import config_from_dict
+    from georeason.training.round_probe import EvalSettings, evaluate_round
+
+    url = os.environ.get("GEOREASON_SERVED_URL_QWEN2_5_VL")
+    if not url:
+        pytest.skip("needs vllm serve --enable-lora (scripts/vllm_check.sh on a GPU machine)")
+    cfg = config_from_dict(_train_raw(tiny_qwen25vl_dir, max_pixels=65536))
+    local_dir = tmp_path / "run" / "round_1"
+    served_dir = tmp_path / "run_lora" / "round_1"
+    shutil.copytree(round_adapters[0], local_dir, ignore=shutil.ignore_patterns("eval"))
+    shutil.copytree(round_adapters[0], served_dir, ignore=shutil.ignore_patterns("eval"))
+    common = {"limit": 3, "max_new_tokens": 24, "batch_size": 3}
+    local = evaluate_round(cfg, local_dir, EvalSettings(**common))
+    settings = EvalSettings(**common, policy_url=url, served_model="lora", concurrency=2)
+    assert evaluate_round(cfg, served_dir, settings) == local
+
+    def texts(d):
+        rows = [json.loads(x) for x in (d / "eval" / "results.jsonl").read_text().splitlines()]
+        return sorted((r["id"], r["text"].lstrip(" ")) for r in rows)
+
+    assert texts(served_dir) == texts(local_dir)
 
 
 def test_eval_settings_reject_bad_served_options():
