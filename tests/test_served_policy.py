@@ -349,6 +349,14 @@ def test_served_pixel_budget_follows_the_processor_rule():
 # --- self-evolution rounds evaluated through a server ---------------------------------------
 
 
+def _result_texts(eval_dir) -> list[tuple[str, str]]:
+    """``(id, completion)`` of an evaluation folder's results, sorted. transformers serve drops
+    the leading space of a completion whose first token starts with one (" dam" -> "dam" on the
+    random model); the rest is the same text, so leading spaces are not compared."""
+    rows = [json.loads(x) for x in (eval_dir / "results.jsonl").read_text().splitlines()]
+    return sorted((r["id"], r["text"].lstrip(" ")) for r in rows)
+
+
 def _train_raw(model, **extra) -> dict:
     return {"mode": "remotezero", "model": str(model), "output_dir": "unused", **extra}
 
@@ -414,14 +422,9 @@ def test_served_round_eval_equals_in_process(
         progress=False,
     )
 
-    def texts(d):
-        # transformers serve drops the leading space of a completion whose first token starts
-        # with one (" dam" -> "dam" on this random model); the rest is the same text.
-        rows = [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]
-        return sorted((r["id"], r["text"].lstrip(" ")) for r in rows)
-
-    assert texts(served_dir / "eval") == texts(tmp_path / "merged_eval")
-    assert any(t for _, t in texts(served_dir / "eval"))
+    served_texts = _result_texts(served_dir / "eval")
+    assert served_texts == _result_texts(tmp_path / "merged_eval")
+    assert any(t for _, t in served_texts)
 
 
 @pytest.mark.slow
@@ -465,11 +468,7 @@ def test_served_round_eval_lora_on_vllm(tiny_qwen25vl_dir, round_adapters, tmp_p
     settings = EvalSettings(**common, policy_url=url, served_model="lora", concurrency=2)
     assert evaluate_round(cfg, served_dir, settings) == local
 
-    def texts(d):
-        rows = [json.loads(x) for x in (d / "eval" / "results.jsonl").read_text().splitlines()]
-        return sorted((r["id"], r["text"].lstrip(" ")) for r in rows)
-
-    assert texts(served_dir) == texts(local_dir)
+    assert _result_texts(served_dir / "eval") == _result_texts(local_dir / "eval")
 
 
 def test_eval_settings_reject_bad_served_options():

@@ -39,10 +39,17 @@ def make_client(
     """
     import openai
 
-    key = api_key or os.environ.get(API_KEY_ENV) or "EMPTY"
     return openai.OpenAI(
-        base_url=base_url.rstrip("/"), api_key=key, timeout=timeout, max_retries=max_retries
+        base_url=base_url.rstrip("/"),
+        api_key=_api_key(api_key),
+        timeout=timeout,
+        max_retries=max_retries,
     )
+
+
+def _api_key(api_key: str | None) -> str:
+    """``api_key``, else ``$GEOREASON_API_KEY``, else ``"EMPTY"``."""
+    return api_key or os.environ.get(API_KEY_ENV) or "EMPTY"
 
 
 def openai_content(messages: Sequence[dict[str, Any]], image_urls: Sequence[str]) -> list[dict]:
@@ -115,7 +122,7 @@ def load_lora_adapter(
     """Register a LoRA adapter folder with a vLLM server under ``lora_name``
     (``POST {base_url}/load_lora_adapter``, vLLM's runtime LoRA API; the server must run with
     ``--enable-lora`` and ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``). An adapter already loaded
-    under that name (a resumed run) is kept.
+    under that name (a resumed run) is kept. ``api_key``: as in :func:`make_client`.
 
     Raises:
         ServerUnavailableError: the server cannot be reached.
@@ -124,13 +131,12 @@ def load_lora_adapter(
     """
     import httpx
 
-    key = api_key or os.environ.get(API_KEY_ENV) or "EMPTY"
     url = f"{base_url.rstrip('/')}/load_lora_adapter"
     try:
         resp = httpx.post(
             url,
             json={"lora_name": lora_name, "lora_path": lora_path},
-            headers={"Authorization": f"Bearer {key}"},
+            headers={"Authorization": f"Bearer {_api_key(api_key)}"},
             timeout=600.0,
         )
     except httpx.HTTPError as exc:

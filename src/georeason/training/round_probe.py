@@ -207,8 +207,9 @@ def served_round_policy(
     two ways the server gets the weights.
 
     Raises:
-        UserInputError: ``served_model: lora`` for an adapter trained on merged weights, or
-            a base model whose family cannot be told.
+        UserInputError: ``served_model: lora`` for an adapter trained on merged weights (the
+            round's base model is a ``merged`` folder, evolve's layout for ``carry: merge``:
+            ``PREV_ROUND/merged``), or a base model whose family cannot be told.
         ServerUnavailableError / ServerResponseError: the server is down or refuses the adapter.
         ModelLoadError: the base checkpoint cannot be read.
     """
