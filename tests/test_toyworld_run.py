@@ -104,6 +104,12 @@ def test_quick_run_writes_report_and_results(tmp_path, capsys):
     )
     third = json.loads((out / "results.json").read_text())["per_seed"][0]
     assert third["runs"] == again["runs"] and third["bestofn"]["n_samples"] == 3
+    # the reused runs count with the time they took to train (1 worker: their sum), so a
+    # resumed seed's total covers its work; a call that trained every run reused none
+    assert again["wall_s"]["grpo_reused_train"] == 0.0
+    trained = sum(r["train_wall_s"] for r in again["runs"].values())
+    assert third["wall_s"]["grpo_reused_train"] == pytest.approx(trained)
+    assert third["wall_s"]["total"] > trained + third["wall_s"]["grpo"]
     assert tw_cli.main(argv + ["n_eval=6"]) == 0
     assert "finished GRPO run" not in capsys.readouterr().out
 

@@ -67,8 +67,13 @@ __all__ = [
 
 def _grpo_rungs(
     out: Path, seed: int, s: ExperimentSettings, data: dict[str, Any], log
-) -> dict[str, Any]:
-    """Rungs 1, 3, 4 and 5: five GRPO runs, two at a time with 2 workers."""
+) -> tuple[dict[str, Any], float]:
+    """Rungs 1, 3, 4 and 5: five GRPO runs, two at a time with 2 workers.
+
+    Returns the runs by name and the seconds that the reused ones (finished by an earlier,
+    interrupted call) took to train: per batch their summed ``train_wall_s`` with 1 worker, the
+    longest with 2 (their evaluation is not counted).
+    """
     grpo_dir, policy = out / "grpo", str(out / "models" / "policy")
     teacher = {"kind": "local", "model": str(out / "models" / "teacher")}
     evals, boxes = data["evals"], data["monitor_boxes"]
@@ -89,17 +94,23 @@ def _grpo_rungs(
             job("remotezero_selfevo_r1", "remotezero", "rl", merge=True),
         ],
     ]
-    for batch in batches:
-        log(f"[seed {seed}] GRPO: {', '.join(j[1][0] for j in batch)}")
-        for r in run_jobs(batch, s.workers):
+    reused_s = 0.0
+
+    def record(results: list[dict[str, Any]], workers: int) -> None:
+        nonlocal reused_s
+        walls = [r["train_wall_s"] for r in results if r.pop("reused", False)]
+        reused_s += (max(walls) if workers >= 2 else sum(walls)) if walls else 0.0
+        for r in results:
             runs[r["name"]] = r
             log(f"[seed {seed}] {r['name']}: {_acc_line(r['hand'])}")
+
+    for batch in batches:
+        log(f"[seed {seed}] GRPO: {', '.join(j[1][0] for j in batch)}")
+        record(run_jobs(batch, s.workers), s.workers)
     r1 = runs["remotezero_selfevo_r1"]["merged_dir"]
     log(f"[seed {seed}] GRPO: remotezero_selfevo_r2 (verifier and policy: merged round 1)")
-    (r2,) = run_jobs([job("remotezero_selfevo_r2", "remotezero", "rl", base=r1)], 1)
-    runs[r2["name"]] = r2
-    log(f"[seed {seed}] {r2['name']}: {_acc_line(r2['hand'])}")
-    return runs
+    record(run_jobs([job("remotezero_selfevo_r2", "remotezero", "rl", base=r1)], 1), 1)
+    return runs, reused_s
 
 
 def _acc_line(hand: dict[str, Any]) -> str:
@@ -144,9 +155,13 @@ def run_seed(
     greedy = baseline["hand"]["implicit_train_wordings"]["acc50"]
     bestofn = bestofn_metrics(out / "models" / "policy", data["evals"], s, seed, greedy)
     t = tick("bestofn", t)
-    runs = _grpo_rungs(out, seed, s, data, log)
+    runs, reused_s = _grpo_rungs(out, seed, s, data, log)
     t = tick("grpo", t)
+    # GRPO runs reused from an interrupted call count with the time they took to train, as the
+    # reused pretrained models do, so that a resumed seed reports its work, not its last call
+    walls["grpo_reused_train"] = reused_s
     total = time.perf_counter() - t0 + ((walls["pretrain"] - spent) if pre["reused"] else 0.0)
+    total += reused_s
     results = {
         "seed": seed,
         "out_dir": str(out),

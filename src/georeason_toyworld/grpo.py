@@ -168,7 +168,7 @@ def grpo_run(
     A finished run leaves ``run_result.json`` in its output folder; a later call with the same
     config, the same base (and verifier) weights and the same eval records returns it instead
     of training again (so an interrupted multi-hour run resumes at the first unfinished GRPO
-    run). Anything else starts the run afresh.
+    run), with ``"reused": True`` added. Anything else starts the run afresh.
     """
     from georeason.io import write_json
     from georeason.training.config import config_from_dict
@@ -180,7 +180,7 @@ def grpo_run(
     done = _finished_run(out, key)
     if done is not None:
         print(f"reusing the finished GRPO run {name} in {out}", flush=True)
-        return done
+        return {**done, "reused": True}  # the caller pops the flag (wall-time accounting)
     if out.exists():
         shutil.rmtree(out)
     monitors = [functools.partial(SampledBoxMonitor, monitor_boxes, m) for m in ("iou", "acc50")]

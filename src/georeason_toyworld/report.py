@@ -439,7 +439,9 @@ def render_markdown(agg: dict[str, Any], per_seed: Sequence[dict[str, Any]]) -> 
         "",
         "Wall time per seed (s): "
         + ", ".join(f"{w:.0f}" for w in walls)
-        + " (2-core CPU; `workers` processes with one thread each).",
+        + " (2-core CPU; `workers` processes with one thread each; a seed resumed after an"
+        " interruption counts its reused models and GRPO runs with the time they took to"
+        " train).",
     ]
     return "\n".join(lines) + "\n"
 
