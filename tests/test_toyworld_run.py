@@ -512,3 +512,21 @@ def test_results_from_before_a_new_setting_are_reused_when_it_has_its_default(tm
     assert _reusable(done, settings)["summary"] == {"wall_s": 1.0}
     assert _reusable(done, dataclasses.replace(settings, full_finetune=True)) is None
     assert _reusable(done, dataclasses.replace(settings, grpo_steps=5)) is None
+
+
+def test_reused_runs_add_their_training_time_once():
+    from georeason_toyworld.experiment import _reused_train_s
+
+    def batch(*runs):
+        return [{"train_wall_s": w, **({"reused": True} if was else {})} for w, was in runs]
+
+    # one worker: runs one after another, the reused ones' sum
+    assert _reused_train_s(batch((100.0, True), (30.0, False), (20.0, True)), 1) == 120.0
+    # two workers, side by side: the batch took its longest run; the part of it that this
+    # call did not already spend training
+    assert _reused_train_s(batch((100.0, True), (30.0, False)), 2) == 70.0
+    assert _reused_train_s(batch((20.0, True), (30.0, False)), 2) == 0.0
+    assert _reused_train_s(batch((100.0, True), (120.0, True)), 2) == 120.0
+    assert _reused_train_s(batch((10.0, False), (12.0, False)), 2) == 0.0
+    done = batch((5.0, True))
+    assert _reused_train_s(done, 1) == 5.0 and "reused" not in done[0]  # the flag is popped

@@ -70,9 +70,8 @@ def _grpo_rungs(
 ) -> tuple[dict[str, Any], float]:
     """Rungs 1, 3, 4 and 5: five GRPO runs, two at a time with 2 workers.
 
-    Returns the runs by name and the seconds that the reused ones (finished by an earlier,
-    interrupted call) took to train: per batch their summed ``train_wall_s`` with 1 worker, the
-    longest with 2 (their evaluation is not counted).
+    Returns the runs by name and the seconds the reused ones (finished by an earlier,
+    interrupted call) add to this call's wall time (:func:`_reused_train_s`, per batch).
     """
     grpo_dir, policy = out / "grpo", str(out / "models" / "policy")
     teacher = {"kind": "local", "model": str(out / "models" / "teacher")}
@@ -94,23 +93,40 @@ def _grpo_rungs(
             job("remotezero_selfevo_r1", "remotezero", "rl", merge=True),
         ],
     ]
-    reused_s = 0.0
 
-    def record(results: list[dict[str, Any]], workers: int) -> None:
-        nonlocal reused_s
-        walls = [r["train_wall_s"] for r in results if r.pop("reused", False)]
-        reused_s += (max(walls) if workers >= 2 else sum(walls)) if walls else 0.0
+    def collect(results: list[dict[str, Any]], workers: int) -> float:
+        reused = _reused_train_s(results, workers)
         for r in results:
             runs[r["name"]] = r
             log(f"[seed {seed}] {r['name']}: {_acc_line(r['hand'])}")
+        return reused
 
+    reused_s = 0.0
     for batch in batches:
         log(f"[seed {seed}] GRPO: {', '.join(j[1][0] for j in batch)}")
-        record(run_jobs(batch, s.workers), s.workers)
+        reused_s += collect(run_jobs(batch, s.workers), s.workers)
     r1 = runs["remotezero_selfevo_r1"]["merged_dir"]
     log(f"[seed {seed}] GRPO: remotezero_selfevo_r2 (verifier and policy: merged round 1)")
-    record(run_jobs([job("remotezero_selfevo_r2", "remotezero", "rl", base=r1)], 1), 1)
+    r2 = run_jobs([job("remotezero_selfevo_r2", "remotezero", "rl", base=r1)], 1)
+    reused_s += collect(r2, 1)
     return runs, reused_s
+
+
+def _reused_train_s(results: list[dict[str, Any]], workers: int) -> float:
+    """Seconds that the reused runs of one batch add to its wall time; pops their ``"reused"``.
+
+    A reused run (:func:`georeason_toyworld.grpo.grpo_run` found it finished) took no time in
+    this call; it counts with its stored ``train_wall_s`` (its evaluation is not counted). With
+    1 worker the batch's runs ran one after another: the reused runs' sum. With 2 or more they
+    ran side by side: the longest run of the batch minus the longest that trained in this call
+    (already in the call's wall time).
+    """
+    reused = [r.pop("reused", False) for r in results]
+    walls = [float(r["train_wall_s"]) for r in results]
+    if workers <= 1:
+        return sum(w for w, was in zip(walls, reused, strict=True) if was)
+    fresh = [w for w, was in zip(walls, reused, strict=True) if not was]
+    return max(walls, default=0.0) - max(fresh, default=0.0)
 
 
 def _acc_line(hand: dict[str, Any]) -> str:
